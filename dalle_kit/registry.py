@@ -1,0 +1,398 @@
+"""Model capabilities as data: one frozen ``ModelSpec`` per model id the ``openai`` SDK names.
+
+Every fact carries its source in ``ModelSpec.sources`` (keyed by field name). Source keys:
+
+- ``SDK``: openai-python 3.54 ``types/image_*.py`` docstrings (the freshest description).
+- ``DEPRECATIONS``: developers.openai.com/api/docs/deprecations (shutdown dates, replacements).
+- ``MODEL-PAGE``: the model's page on developers.openai.com.
+- ``COOKBOOK``: openai-cookbook ``image-gen-models-prompting-guide.ipynb`` (pixel and edge limits).
+- ``OLD-SDK``: openai-python before the DALL·E retirement (commit 04448952), for DALL·E rules.
+- ``3P``: third-party pages relaying the API; used only where OpenAI's own text is silent.
+
+Where sources disagree or are silent, ``ModelSpec.choices`` says what dalle_kit chose and why. The rule of
+thumb: when OpenAI is silent, allow the value and let the API decide (a wrong refusal blocks a user; a
+wrong pass costs one free 400), except where the SDK says to omit a parameter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+__all__ = ["ModelSpec", "SizeRule", "FREE_SIZE", "FIXED_GPT_SIZES", "all_specs", "get", "model_ids", "parse_size"]
+
+Status = Literal["current", "deprecated", "retired"]
+Endpoint = Literal["generate", "edit", "variation"]
+MB = 1024 * 1024
+
+
+def parse_size(size: str) -> tuple[int, int] | None:
+    """``"1536x1024"`` -> ``(1536, 1024)``; None for ``auto`` or anything not ``WIDTHxHEIGHT``."""
+    width, sep, height = str(size).strip().lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit():
+        return None
+    return int(width), int(height)
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """Which ``size`` values a model takes: a fixed list, free-form ``WxH`` within limits, and/or ``auto``."""
+
+    fixed: tuple[str, ...]
+    free_form: bool = False
+    auto: bool = True
+    multiple: int = 16
+    max_aspect: float = 3.0
+    min_pixels: int = 655_360
+    max_pixels: int = 3840 * 2160
+    max_edge: int = 3840
+    square_only: bool = False
+
+    def describe(self) -> str:
+        parts = list(self.fixed) + (["auto"] if self.auto else [])
+        if self.free_form:
+            return (
+                f"{', '.join(parts)}, or any WIDTHxHEIGHT with both sides multiples of {self.multiple}, "
+                f"aspect between 1:{self.max_aspect:g} and {self.max_aspect:g}:1, "
+                f"{self.min_pixels:,} to {self.max_pixels:,} pixels, no edge over {self.max_edge}"
+            )
+        return ", ".join(parts)
+
+    def problem(self, size: str) -> str | None:
+        """Why ``size`` is not accepted, or None when it is (``size`` already lower-cased)."""
+        if size == "auto":
+            return None if self.auto else "this model has no automatic sizing"
+        if size in self.fixed:
+            return None
+        wh = parse_size(size)
+        if wh is None:
+            return "expected WIDTHxHEIGHT, for example '1536x1024'"
+        if not self.free_form:
+            return "this model takes only its fixed sizes"
+        w, h = wh
+        if w % self.multiple or h % self.multiple:
+            return f"width and height must both be divisible by {self.multiple}"
+        if max(w, h) > self.max_aspect * min(w, h):
+            return f"the aspect ratio must be between 1:{self.max_aspect:g} and {self.max_aspect:g}:1"
+        if max(w, h) > self.max_edge:
+            return f"no edge may exceed {self.max_edge} pixels"
+        if w * h > self.max_pixels:
+            return f"at most {self.max_pixels:,} pixels (3840x2160)"
+        if w * h < self.min_pixels:
+            return f"at least {self.min_pixels:,} pixels (for example 1024x640)"
+        return None
+
+
+FIXED_GPT_SIZES = ("1024x1024", "1536x1024", "1024x1536")
+FREE_SIZE = SizeRule(fixed=FIXED_GPT_SIZES, free_form=True)
+FIXED_GPT = SizeRule(fixed=FIXED_GPT_SIZES)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What one model id accepts and returns. Read it; never branch on model names elsewhere."""
+
+    id: str
+    family: str
+    snapshot_of: str | None
+    released: str | None
+    deprecated_on: dt.date | None
+    shutdown_on: dt.date | None
+    replacement: tuple[str, ...]
+    endpoints: frozenset[str]
+    sizes: SizeRule
+    qualities: tuple[str, ...]
+    n_max: int
+    prompt_max: int
+    output_formats: tuple[str, ...]
+    compression: bool
+    backgrounds: tuple[str, ...]
+    moderation: tuple[str, ...]  # generate only
+    streaming: bool
+    partial_images_max: int
+    input_fidelity: tuple[str, ...]  # empty: omit the parameter
+    markup: bool
+    mask: bool
+    max_input_images: int
+    max_input_bytes: int
+    input_mimetypes: tuple[str, ...]
+    mask_max_bytes: int
+    complexity: bool
+    styles: tuple[str, ...]  # DALL·E 3's legacy `style`
+    response_formats: tuple[str, ...]  # legacy `response_format`; empty: always Base64
+    returns_url: bool
+    revised_prompt: bool
+    usage: bool
+    sources: Mapping[str, str] = field(default_factory=dict)
+    choices: Mapping[str, str] = field(default_factory=dict)
+
+    def status(self, today: dt.date | None = None) -> Status:
+        """``current``, ``deprecated`` (a shutdown date is announced) or ``retired`` (that date has passed)."""
+        today = today or dt.date.today()
+        if self.shutdown_on and today >= self.shutdown_on:
+            return "retired"
+        if self.deprecated_on or self.shutdown_on:
+            return "deprecated"
+        return "current"
+
+    @property
+    def is_gpt_image(self) -> bool:
+        return not self.id.startswith("dall-e")
+
+    def status_line(self, today: dt.date | None = None) -> str:
+        status = self.status(today)
+        if status == "current":
+            return "current"
+        verb = "shut down" if status == "retired" else "shuts down"
+        return f"{status}: {verb} {self.shutdown_on.isoformat()}; use {' or '.join(self.replacement)}"
+
+
+def _spec(base: ModelSpec | None = None, /, *, fresh_sources: bool = False, **changes: object) -> ModelSpec:
+    """A new spec from ``base`` with ``changes``.
+
+    ``sources`` and ``choices`` are merged into the base's (unless ``fresh_sources``); an empty string removes
+    an inherited entry.
+    """
+    if base is None:
+        return ModelSpec(**changes)  # type: ignore[arg-type]
+    for key in ("sources", "choices"):
+        if key in changes and not fresh_sources:
+            merged = {**getattr(base, key), **changes[key]}  # type: ignore[dict-item]
+            changes[key] = {k: v for k, v in merged.items() if v}
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+_GPT_SOURCES = {
+    "endpoints": "SDK image_generate_params/image_edit_params `model`; variations: SDK create_variation 'retired'",
+    "qualities": "SDK `quality`: low, medium, high (GPT image models), auto default",
+    "n_max": "SDK `n`: 'Must be between 1 and 10'",
+    "prompt_max": "SDK `prompt`: 'The maximum length is 32000 characters'",
+    "output_formats": "SDK `output_format`: png, webp, jpeg; gif/svg need a supporting model and access",
+    "compression": "SDK `output_compression`: 0-100 for webp/jpeg on GPT image models",
+    "backgrounds": "SDK `background`: transparent, opaque, auto; transparent needs png or webp",
+    "moderation": "SDK `moderation` (generate only): low, auto",
+    "streaming": "SDK `stream`, `partial_images` 0-3",
+    "mask": "SDK `mask`: PNG under 4MB, same size as the image, alpha 0 marks the edit",
+    "max_input_images": "SDK edit `image`: png/webp/jpg under 50MB each, up to 16 images",
+    "returns_url": "SDK types/image.py: url 'Unsupported for GPT image models'",
+    "revised_prompt": "SDK types/image.py: 'Not returned by GPT image models'",
+    "usage": "SDK types/images_response.py `usage`",
+}
+
+_GPT = _spec(
+    id="gpt-image-2",
+    family="gpt-image-2",
+    snapshot_of=None,
+    released="2026-04-21",
+    deprecated_on=None,
+    shutdown_on=None,
+    replacement=(),
+    endpoints=frozenset({"generate", "edit"}),
+    sizes=FREE_SIZE,
+    qualities=("low", "medium", "high", "auto"),
+    n_max=10,
+    prompt_max=32_000,
+    output_formats=("png", "webp", "jpeg"),
+    compression=True,
+    backgrounds=("transparent", "opaque", "auto"),
+    moderation=("low", "auto"),
+    streaming=True,
+    partial_images_max=3,
+    input_fidelity=(),
+    markup=False,
+    mask=True,
+    max_input_images=16,
+    max_input_bytes=50 * MB,
+    input_mimetypes=("image/png", "image/webp", "image/jpeg"),
+    mask_max_bytes=4 * MB,
+    complexity=False,
+    styles=(),
+    response_formats=(),
+    returns_url=False,
+    revised_prompt=False,
+    usage=True,
+    sources={
+        **_GPT_SOURCES,
+        "sizes": "SDK `size`: arbitrary WIDTHxHEIGHT, multiples of 16, aspect 1:3-3:1, max 3840x2160; "
+        "COOKBOOK: total pixels 655,360 to 8,294,400",
+        "input_fidelity": "SDK `input_fidelity`: 'For gpt-image-2, omit this parameter'",
+        "backgrounds_preview": "SDK `background`: transparent 'in preview' for gpt-image-2",
+        "released": "MODEL-PAGE gpt-image-2 (default snapshot gpt-image-2-2026-04-21)",
+    },
+    choices={
+        "sizes": "COOKBOOK says edges must be < 3840 while the SDK allows 3840x2160; we follow the SDK.",
+        "backgrounds": "transparent is 'in preview' on gpt-image-2 (SDK 3.54); allowed, the API may refuse it.",
+    },
+)
+
+_GPT25 = _spec(
+    _GPT,
+    id="gpt-image-2.5-flare",
+    family="gpt-image-2.5",
+    released="2026-09-08",
+    qualities=("low", "medium", "high", "xhigh", "max", "auto"),
+    markup=True,
+    sources={
+        "qualities": "SDK `quality`: 2.5-sunburst and 2.5-flare 'also support xhigh and max'",
+        "markup": "SDK `markup`: 'Supports GPT Image 2.5. Cannot be combined with mask.'",
+        "backgrounds": "SDK `background`: 2.5 models 'support opaque and transparent backgrounds'",
+        "released": "3P apiyi/apidog release notes, 2026-09-08 snapshots in the SDK enum",
+    },
+    choices={
+        "input_fidelity": "SDK is silent for 2.5; it says to omit it for gpt-image-2, so we refuse it here too.",
+        "output_formats": "gif/svg are documented only on the 2.6 model page; refused here (3P: 2.6-only).",
+        "complexity": "documented only for 2.6 (MODEL-PAGE); 3P says 2.5 uses a fixed planning depth.",
+        "backgrounds": "",
+    },
+)
+
+_GPT26 = _spec(
+    _GPT25,
+    id="gpt-image-2.6-sunburst",
+    family="gpt-image-2.6",
+    released="2026-11-04",
+    output_formats=("png", "webp", "jpeg", "gif", "svg"),
+    complexity=True,
+    sources={
+        "output_formats": "MODEL-PAGE gpt-image-2.6-sunburst: 'SVG or animated-GIF output' (needs access)",
+        "complexity": "MODEL-PAGE gpt-image-2.6-sunburst: 'the complexity setting'",
+        "markup": "MODEL-PAGE gpt-image-2.6-sunburst: 'markup-guided editing'",
+        "released": "3P apiyi, muapi: released 2026-11-04",
+    },
+    choices={
+        "sizes": "SDK lists free-form sizes for 2 and 2.5 only; 3P (wavespeed, comfy, deapi) say 2.6 has the "
+        "same rules as 2.5. We allow free-form sizes.",
+        "qualities": "SDK names xhigh/max for 2.5 only; 3P (apidog, wavespeed) say 2.6 has them. Allowed.",
+        "backgrounds": "SDK silent for 2.6; 'available for supported GPT Image models'. Allowed.",
+        "output_formats": "gif and svg allowed (2.6 model page); the API refuses them without preview access.",
+        "input_fidelity": "SDK silent for 2.6; refused as for gpt-image-2 and 2.5.",
+        "complexity": "",
+    },
+)
+
+_GPT1 = _spec(
+    _GPT,
+    id="gpt-image-1.5",
+    family="gpt-image-1",
+    released="2025-12-16",
+    deprecated_on=dt.date(2026, 6, 2),
+    shutdown_on=dt.date(2026, 12, 1),
+    replacement=("gpt-image-2.6-sunburst", "gpt-image-2.6-flare"),
+    sizes=FIXED_GPT,
+    input_fidelity=("high", "low"),
+    sources={
+        "shutdown_on": "DEPRECATIONS: shutdown 2026-12-01, notice 2026-06-02; SDK 3.54 still lists it",
+        "replacement": "DEPRECATIONS: gpt-image-2.6-sunburst or gpt-image-2.6-flare",
+        "sizes": "COOKBOOK model table: 1024x1024, 1024x1536, 1536x1024, auto",
+        "input_fidelity": "SDK `input_fidelity`: high and low on gpt-image-1.5",
+    },
+    choices={
+        "replacement": "An earlier copy of DEPRECATIONS named 2.5-sunburst/flare; we follow the newer 2.6 text.",
+        "backgrounds": "",
+        "sizes": "",
+    },
+)
+
+_SPECS: tuple[ModelSpec, ...] = (
+    _GPT26,
+    _spec(_GPT26, id="gpt-image-2.6-flare", choices={"id": "No official 2.6-flare page; 3P says same as sunburst."}),
+    _spec(_GPT25, id="gpt-image-2.5-sunburst"),
+    _spec(_GPT25, id="gpt-image-2.5-sunburst-2026-09-08", snapshot_of="gpt-image-2.5-sunburst"),
+    _GPT25,
+    _spec(_GPT25, id="gpt-image-2.5-flare-2026-09-08", snapshot_of="gpt-image-2.5-flare"),
+    _GPT,
+    _spec(_GPT, id="gpt-image-2-2026-04-21", snapshot_of="gpt-image-2"),
+    _GPT1,
+    _spec(_GPT1, id="gpt-image-1.5-2025-12-16", snapshot_of="gpt-image-1.5",
+          sources={"id": "DEPRECATIONS lists the snapshot; the SDK enum does not"}),
+    _spec(_GPT1, id="gpt-image-1-mini", released="2025-10-06", input_fidelity=("low",),
+          sources={"input_fidelity": "SDK: 'gpt-image-1-mini supports only low'"},
+          choices={"input_fidelity": "COOKBOOK lists low and high; the SDK and a real 400 say low only."}),
+    _spec(_GPT1, id="chatgpt-image-latest", released=None, input_fidelity=(),
+          sources={"max_input_images": "SDK: 'follows the same input constraints as GPT image models'"},
+          choices={"sizes": "Not stated anywhere; we assume the three standard sizes and auto.",
+                   "input_fidelity": "Not stated; refused (omit it)."}),
+    _spec(_GPT1, id="gpt-image-1", released="2025-04-23", deprecated_on=None, shutdown_on=dt.date(2026, 10, 23),
+          replacement=("gpt-image-2.5-sunburst", "gpt-image-2.5-flare"), input_fidelity=("high", "low"),
+          sources={"shutdown_on": "SDK image_model.py: 'shut down on October 23, 2026'",
+                   "replacement": "SDK: 'Use gpt-image-2.5-sunburst or gpt-image-2.5-flare instead'"}),
+    _spec(
+        _GPT,
+        fresh_sources=True,
+        choices={"replacement": "Retired DALL·E models are served only by the simulator's legacy mode and by "
+                 "providers that still host them; dalle_kit warns there instead of refusing."},
+        id="dall-e-3",
+        family="dall-e",
+        released="2023-11-06",
+        shutdown_on=dt.date(2026, 5, 12),
+        replacement=("gpt-image-2.5-flare", "gpt-image-2.5-sunburst"),
+        endpoints=frozenset({"generate"}),
+        sizes=SizeRule(fixed=("1024x1024", "1792x1024", "1024x1792"), auto=False),
+        qualities=("standard", "hd"),
+        n_max=1,
+        prompt_max=4_000,
+        output_formats=(),
+        compression=False,
+        backgrounds=(),
+        moderation=(),
+        streaming=False,
+        partial_images_max=0,
+        markup=False,
+        mask=False,
+        max_input_images=0,
+        styles=("vivid", "natural"),
+        response_formats=("url", "b64_json"),
+        returns_url=True,
+        revised_prompt=True,
+        usage=False,
+        sources={"shutdown_on": "SDK image_model.py: 'retired on May 12, 2026'",
+                 "replacement": "MODEL-PAGE dall-e-3: 'We recommend GPT-Image-2.5 Sunburst'; SDK: 'a GPT image model'",
+                 "sizes": "OLD-SDK size docstring", "qualities": "OLD-SDK: hd and standard for dall-e-3",
+                 "n_max": "OLD-SDK: 'For dall-e-3, only n=1 is supported'",
+                 "prompt_max": "OLD-SDK: 4000 characters for dall-e-3",
+                 "returns_url": "SDK: URLs 'only valid for 60 minutes'"},
+    ),
+)
+_SPECS = _SPECS + (
+    _spec(
+        _SPECS[-1],
+        id="dall-e-2",
+        released="2022-11-03",
+        replacement=("gpt-image-2.5-flare", "gpt-image-2.5-sunburst"),
+        endpoints=frozenset({"generate", "edit", "variation"}),
+        sizes=SizeRule(fixed=("256x256", "512x512", "1024x1024"), auto=False, square_only=True),
+        qualities=("standard",),
+        n_max=10,
+        prompt_max=1_000,
+        styles=(),
+        revised_prompt=False,
+        mask=True,
+        max_input_images=1,
+        max_input_bytes=4 * MB,
+        input_mimetypes=("image/png",),
+        sources={"sizes": "OLD-SDK: 256x256, 512x512, 1024x1024", "n_max": "OLD-SDK `n`: 1 to 10", "qualities": "OLD-SDK: 'standard is the only option'",
+                 "prompt_max": "OLD-SDK: 1000 characters for dall-e-2",
+                 "max_input_images": "OLD-SDK edit: one square PNG under 4MB",
+                 "replacement": "MODEL-PAGE dall-e-2: 'deprecated and removed'; SDK: 'a GPT image model'"},
+    ),
+)
+
+_BY_ID: Mapping[str, ModelSpec] = MappingProxyType({s.id: s for s in _SPECS})
+
+
+def all_specs() -> tuple[ModelSpec, ...]:
+    """Every known model, newest family first, retired ones last."""
+    return _SPECS
+
+
+def model_ids() -> tuple[str, ...]:
+    return tuple(_BY_ID)
+
+
+def get(model: str) -> ModelSpec | None:
+    """The spec for ``model`` (exact id), or None when dalle_kit does not know it."""
+    return _BY_ID.get(model)
