@@ -1,0 +1,86 @@
+"""The canonical request: one normalized description of a call, and the input images it carries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Request", "Upload"]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An input image as it will be sent: bytes with a filename and a MIME type (never bare bytes)."""
+
+    name: str
+    mimetype: str
+    data: bytes = field(repr=False)
+    width: int
+    height: int
+    mode: str
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.width, self.height)
+
+    def as_file(self) -> tuple[str, bytes, str]:
+        """The ``(filename, bytes, mimetype)`` tuple the SDK turns into a multipart part."""
+        return (self.name, self.data, self.mimetype)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "mimetype": self.mimetype, "size": f"{self.width}x{self.height}",
+                "bytes": len(self.data), "sha256": self.digest}
+
+
+@dataclass(frozen=True)
+class Request:
+    """A validated request: endpoint, model, JSON parameters (prompt included) and input images.
+
+    ``key`` is a digest of the canonical form; equal requests have equal keys (the cache key).
+    """
+
+    endpoint: str
+    model: str
+    params: Mapping[str, Any]
+    images: tuple[Upload, ...] = ()
+    mask: Upload | None = None
+    markup: Upload | None = None
+
+    @property
+    def prompt(self) -> str | None:
+        return self.params.get("prompt")
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able description: parameters, and input images by digest (no bytes)."""
+        out: dict[str, Any] = {"endpoint": self.endpoint, "model": self.model, **self.params}
+        if self.images:
+            out["image"] = [u.describe() for u in self.images]
+        for name in ("mask", "markup"):
+            upload = getattr(self, name)
+            if upload is not None:
+                out[name] = upload.describe()
+        return out
+
+    @property
+    def key(self) -> str:
+        canonical = json.dumps(self.describe(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def sdk_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``client.images.generate / edit / create_variation``."""
+        kwargs: dict[str, Any] = {"model": self.model, **self.params}
+        if self.images:
+            files = [u.as_file() for u in self.images]
+            kwargs["image"] = files[0] if len(files) == 1 else files
+        if self.mask is not None:
+            kwargs["mask"] = self.mask.as_file()
+        if self.markup is not None:
+            kwargs["markup"] = self.markup.as_file()
+        return kwargs
