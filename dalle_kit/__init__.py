@@ -1,0 +1,52 @@
+"""dalle_kit: generate and edit images with the OpenAI Images API from Jupyter, online or offline.
+
+Names are imported lazily so that ``import dalle_kit`` (and ``dalle-kit --help``) stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "DalleKitError": "errors",
+    "ImageResult": "results",
+    "ImageSet": "results",
+    "InvalidRequest": "errors",
+    "Kit": "client",
+    "ModelSpec": "registry",
+    "Request": "request",
+    "Simulator": "simulator",
+    "Store": "store",
+    "models": "catalog",
+    "read_metadata": "metadata",
+    "validate": "validation",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from .catalog import models
+    from .client import Kit
+    from .errors import DalleKitError, InvalidRequest
+    from .metadata import read_metadata
+    from .registry import ModelSpec
+    from .request import Request
+    from .results import ImageResult, ImageSet
+    from .simulator import Simulator
+    from .store import Store
+    from .validation import validate
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'dalle_kit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

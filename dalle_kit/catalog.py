@@ -1,0 +1,64 @@
+"""``models()``: the registry as a readable table (text in a terminal, HTML in a notebook)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Iterator, Sequence
+
+from .registry import ModelSpec, all_specs
+
+__all__ = ["ModelTable", "models"]
+
+COLUMNS = ("model", "status", "endpoints", "sizes", "quality", "n", "formats", "extras")
+
+
+def _row(spec: ModelSpec, today: dt.date | None) -> tuple[str, ...]:
+    sizes = "free-form WxH" if spec.sizes.free_form else " ".join(spec.sizes.fixed)
+    extras = [name for name, on in (("stream", spec.streaming), ("mask", spec.mask), ("markup", spec.markup),
+                                    ("transparent", "transparent" in spec.backgrounds),
+                                    ("input_fidelity", bool(spec.input_fidelity)), ("complexity", spec.complexity),
+                                    ("style", bool(spec.styles)), ("url", spec.returns_url)) if on]
+    return (spec.id, spec.status_line(today), ",".join(sorted(spec.endpoints)), sizes,
+            " ".join(spec.qualities), f"1-{spec.n_max}", " ".join(spec.output_formats) or "png",
+            " ".join(extras))
+
+
+class ModelTable(Sequence[ModelSpec]):
+    """The model specs, shown as a table; index it or iterate it for the ``ModelSpec`` rows."""
+
+    def __init__(self, specs: Sequence[ModelSpec], today: dt.date | None = None) -> None:
+        self._specs = tuple(specs)
+        self._today = today
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        return self._specs[index]
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __iter__(self) -> Iterator[ModelSpec]:
+        return iter(self._specs)
+
+    def rows(self) -> list[tuple[str, ...]]:
+        return [_row(spec, self._today) for spec in self._specs]
+
+    def __str__(self) -> str:
+        rows = [COLUMNS[:3] + COLUMNS[4:6]] + [r[:3] + r[4:6] for r in self.rows()]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th style='text-align:left'>{c}</th>" for c in COLUMNS)
+        body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{html.escape(c)}</td>" for c in row)
+                       + "</tr>" for row in self.rows())
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def models(*, include_retired: bool = True, today: dt.date | None = None) -> ModelTable:
+    """Every image model dalle_kit knows, with status, replacement and capabilities."""
+    specs = [s for s in all_specs() if include_retired or s.status(today) != "retired"]
+    return ModelTable(specs, today)

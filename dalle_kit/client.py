@@ -1,0 +1,191 @@
+"""``Kit``: generate, edit and vary images through the official ``openai`` SDK (sync and async).
+
+Configuration resolves argument, then environment, then default. With no key, ``Kit`` runs on the offline
+simulator mounted into the SDK's own HTTP transport: same SDK, same retries, no network.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx2
+import openai
+
+from . import registry
+from .api_errors import annotate
+from .request import Request
+from .responses import Collector
+from .results import ImageResult, ImageSet
+from .store import Store
+from .validation import validate
+
+__all__ = ["Kit", "DEFAULT_MODEL", "VARIATION_PROMPT"]
+
+DEFAULT_MODEL = "gpt-image-2.5-flare"
+VARIATION_PROMPT = ("Create a variation of this image: keep its subject, composition and palette, "
+                    "and change the details.")
+OFFLINE_URL = "http://simulator.dalle-kit.invalid/v1"
+_OFFLINE_KEY = "offline-simulator"
+_SDK_METHOD = {"generate": "generate", "edit": "edit", "variation": "create_variation"}
+
+
+class Kit:
+    """A client for the Images API.
+
+    Args:
+        api_key: the key; else ``OPENAI_API_KEY``; with neither, the offline simulator is used.
+        base_url: else ``OPENAI_BASE_URL``; any OpenAI-compatible host or proxy. On a non-OpenAI host, retired
+            and unknown models pass with a warning, since such providers may still serve them.
+        offline: force the simulator (True) or the network (False); default: offline when there is no key.
+        model: the model used when a call names none.
+        home: the store folder; else ``DALLE_KIT_HOME``; else the user data folder.
+        simulator: a configured ``dalle_kit.simulator.Simulator`` (latency, faults, legacy mode) for offline use.
+        max_retries, timeout: passed to the SDK, which owns retries (429 and 5xx) and timeouts.
+    """
+
+    def __init__(self, api_key: str | None = None, *, base_url: str | None = None, offline: bool | None = None,
+                 model: str = DEFAULT_MODEL, home: str | os.PathLike[str] | None = None, simulator: Any = None,
+                 max_retries: int = 2, timeout: float | None = None, quiet: bool = False) -> None:
+        key = api_key or os.environ.get("OPENAI_API_KEY") or None
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.offline = key is None if offline is None else offline
+        self.model = model
+        self.store = Store(home)
+        self.simulator = None
+        if self.offline:
+            from .simulator import Simulator
+
+            self.simulator = simulator or Simulator()
+            key, base_url = _OFFLINE_KEY, OFFLINE_URL
+            http = httpx2.Client(transport=self.simulator.transport())
+            ahttp = httpx2.AsyncClient(transport=self.simulator.async_transport())
+            self.backend = "simulator"
+            self.lenient = bool(getattr(self.simulator, "legacy", False))
+            if not quiet:
+                reason = "no OPENAI_API_KEY is set" if offline is None else "offline=True"
+                print(f"dalle_kit: {reason}, so images come from the offline simulator "
+                      "(drawn locally, marked SIMULATED).", file=sys.stderr)
+        else:
+            if key is None:
+                raise ValueError("Kit(offline=False) needs a key: pass api_key=... or set OPENAI_API_KEY")
+            http, ahttp = openai.DefaultHttpx2Client(), openai.DefaultAsyncHttpx2Client()
+            host = urlparse(base_url).hostname if base_url else "api.openai.com"
+            self.backend = "openai" if host and host.endswith("openai.com") else host or "custom"
+            self.lenient = self.backend != "openai"
+        self._http = http
+        options = {"api_key": key, "base_url": base_url, "max_retries": max_retries}
+        if timeout is not None:
+            options["timeout"] = timeout
+        self._client = openai.OpenAI(http_client=http, **options)
+        self._aclient = openai.AsyncOpenAI(http_client=ahttp, **options)
+
+    def __repr__(self) -> str:
+        return f"Kit(backend={self.backend!r}, model={self.model!r}, home={str(self.store.home)!r})"
+
+    # -- requests -------------------------------------------------------------------------------------------
+
+    def request(self, endpoint: str, **params: Any) -> Request:
+        """The validated request a call would send (nothing is sent)."""
+        params.setdefault("model", self.model)
+        return validate(endpoint, lenient=self.lenient, **params)
+
+    def _vary_request(self, image: Any, n: int, prompt: str | None, params: dict[str, Any]) -> Request:
+        spec = registry.get(params.setdefault("model", self.model))
+        if spec is not None and "variation" in spec.endpoints:
+            return self.request("variation", image=image, n=n, **params)
+        return self.request("edit", image=image, prompt=prompt or VARIATION_PROMPT, n=n, **params)
+
+    def _collector(self, request: Request) -> Collector:
+        return Collector(request, self.store, self.backend, self._fetch)
+
+    def _fetch(self, url: str) -> bytes:
+        """Download a legacy URL result (served by the simulator offline, by the provider online)."""
+        response = self._http.get(url)
+        response.raise_for_status()
+        return response.content
+
+    def _call(self, client: Any, request: Request) -> Any:
+        method = getattr(client.images, _SDK_METHOD[request.endpoint])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # create_variation is marked deprecated
+            return method(**request.sdk_kwargs())
+
+    # -- sync -----------------------------------------------------------------------------------------------
+
+    def run(self, request: Request) -> ImageResult | ImageSet | Iterator[ImageResult]:
+        """Send a validated request; a streaming request returns an iterator of previews then images."""
+        if request.params.get("stream"):
+            return self._stream(request)
+        collector = self._collector(request)
+        with annotate(self._client.api_key):
+            response = self._call(self._client, request)
+        return collector.from_response(response)
+
+    def _stream(self, request: Request) -> Iterator[ImageResult]:
+        collector = self._collector(request)
+        with annotate(self._client.api_key):
+            for event in self._call(self._client, request):
+                yield collector.from_event(event)
+
+    def generate(self, prompt: str, **params: Any) -> Any:
+        """Generate images. Returns an ``ImageResult`` (an ``ImageSet`` when ``n > 1``).
+
+        With ``stream=True`` (and ``partial_images=0..3``) it returns an iterator that yields previews
+        (``result.partial`` is their index) and then the final image(s).
+        """
+        return self.run(self.request("generate", prompt=prompt, **params))
+
+    def edit(self, image: Any, prompt: str, mask: Any = None, **params: Any) -> Any:
+        """Edit ``image`` (a path, PIL image, bytes, BytesIO, or a list of them up to the model's limit).
+
+        ``mask``: a PNG of the image's size whose fully transparent pixels mark where to edit (applied to the
+        first image). ``markup`` (2.5/2.6 models): a transparent PNG drawn over the first image instead.
+        """
+        return self.run(self.request("edit", image=image, prompt=prompt, mask=mask, **params))
+
+    def vary(self, image: Any, n: int = 1, *, prompt: str | None = None, **params: Any) -> Any:
+        """Variations of ``image``.
+
+        The variations endpoint is retired for current models, so on them this is an edit whose prompt asks
+        for a variation (``VARIATION_PROMPT``, or ``prompt`` to steer it). Models that still have the endpoint
+        (DALL·E 2 on a legacy provider or the simulator's legacy mode) use the real variations endpoint.
+        """
+        return self.run(self._vary_request(image, n, prompt, dict(params)))
+
+    # -- async ----------------------------------------------------------------------------------------------
+
+    async def arun(self, request: Request) -> Any:
+        """Async twin of ``run``; a streaming request returns an async iterator."""
+        if request.params.get("stream"):
+            return self._astream(request)
+        collector = self._collector(request)
+        with annotate(self._client.api_key):
+            response = await self._call(self._aclient, request)
+        return collector.from_response(response)
+
+    async def _astream(self, request: Request) -> AsyncIterator[ImageResult]:
+        collector = self._collector(request)
+        with annotate(self._client.api_key):
+            async for event in await self._call(self._aclient, request):
+                yield collector.from_event(event)
+
+    async def agenerate(self, prompt: str, **params: Any) -> Any:
+        """Async twin of ``generate``."""
+        return await self.arun(self.request("generate", prompt=prompt, **params))
+
+    async def aedit(self, image: Any, prompt: str, mask: Any = None, **params: Any) -> Any:
+        """Async twin of ``edit``."""
+        return await self.arun(self.request("edit", image=image, prompt=prompt, mask=mask, **params))
+
+    async def avary(self, image: Any, n: int = 1, *, prompt: str | None = None, **params: Any) -> Any:
+        """Async twin of ``vary``."""
+        return await self.arun(self._vary_request(image, n, prompt, dict(params)))
+
+    def history(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest images in the store."""
+        return self.store.history(limit)

@@ -1,0 +1,107 @@
+"""Provenance in saved files: PNG text chunks, or a sidecar JSON for JPEG, WebP, GIF and SVG.
+
+The image bytes are never re-encoded. For PNG, one ``iTXt`` chunk (keyword ``dalle_kit``, UTF-8 JSON) is
+spliced in before ``IEND``; every other chunk stays byte-for-byte as received, so ``strip_metadata`` gives
+back the original bytes exactly. Pillow cannot add a chunk without re-encoding, so the splice is written
+here by hand (the PNG chunk format is four fields and a CRC).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+import zlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["atomic_write", "embed_png_metadata", "read_metadata", "sidecar_path", "strip_metadata", "write_with_metadata"]
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+KEYWORD = b"dalle_kit"
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temp file and a rename: a crash leaves the old file or none."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _chunks(data: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """(start, end, type) of each chunk after the signature."""
+    pos = len(PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        end = pos + 12 + length
+        yield pos, end, kind
+        pos = end
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def _is_ours(data: bytes, start: int, end: int, kind: bytes) -> bool:
+    return kind == b"iTXt" and data[start + 8:end - 4].startswith(KEYWORD + b"\0")
+
+
+def strip_metadata(data: bytes) -> bytes:
+    """PNG bytes without dalle_kit's chunk (the bytes as the API sent them)."""
+    if not data.startswith(PNG_SIGNATURE):
+        return data
+    kept = [data[s:e] for s, e, kind in _chunks(data) if not _is_ours(data, s, e, kind)]
+    return PNG_SIGNATURE + b"".join(kept)
+
+
+def embed_png_metadata(data: bytes, info: Mapping[str, Any]) -> bytes:
+    """``data`` with one iTXt chunk of ``info`` as JSON inserted before IEND (an older one is replaced)."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise ValueError("not a PNG")
+    original = strip_metadata(data)
+    text = json.dumps(info, ensure_ascii=False, sort_keys=True, default=str).encode("utf-8")
+    chunk = _chunk(b"iTXt", KEYWORD + b"\0\0\0\0\0" + text)  # keyword, no compression, no language/translation
+    iend = next(s for s, _, kind in _chunks(original) if kind == b"IEND")
+    return original[:iend] + chunk + original[iend:]
+
+
+def sidecar_path(path: str | os.PathLike[str]) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def write_with_metadata(path: str | os.PathLike[str], data: bytes, info: Mapping[str, Any]) -> Path:
+    """Save ``data`` at ``path`` with ``info``: in the PNG itself, or beside it in ``<name>.json``."""
+    if data.startswith(PNG_SIGNATURE):
+        return atomic_write(path, embed_png_metadata(data, info))
+    text = json.dumps(info, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+    atomic_write(sidecar_path(path), text.encode("utf-8"))
+    return atomic_write(path, data)
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The provenance dalle_kit saved with an image (PNG chunk first, then a sidecar JSON); {} if none."""
+    path = Path(path)
+    data = path.read_bytes()
+    if data.startswith(PNG_SIGNATURE):
+        for start, end, kind in _chunks(data):
+            if _is_ours(data, start, end, kind):
+                body = data[start + 8 + len(KEYWORD) + 3:end - 4]  # after keyword, NUL, flag, method
+                _language, _translated, text = body.split(b"\0", 2)
+                return json.loads(text.decode("utf-8"))
+    sidecar = sidecar_path(path)
+    if sidecar.exists():
+        return json.loads(sidecar.read_text(encoding="utf-8"))
+    return {}

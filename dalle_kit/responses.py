@@ -1,0 +1,86 @@
+"""Turn what the SDK returns (responses and stream events) into stored ``ImageResult``s.
+
+One path for every image: decode the Base64 (or fetch the legacy URL), write the bytes to the store, then
+hand back a result that points at the stored file. Nothing is shown before it is on disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import io
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PIL import Image
+
+from .registry import parse_size
+from .request import Request
+from .results import ImageResult, ImageSet
+from .store import Store
+
+__all__ = ["Collector"]
+
+
+def _sniff(data: bytes, fallback_size: str | None) -> tuple[str, int, int]:
+    """Format and pixel size read from the bytes themselves (only the header is parsed)."""
+    head = data[:512].lstrip()
+    if head.startswith(b"<svg") or head.startswith(b"<?xml"):
+        w, h = parse_size(fallback_size or "") or (0, 0)
+        return "svg", w, h
+    with Image.open(io.BytesIO(data)) as img:
+        return (img.format or "png").lower(), img.width, img.height
+
+
+def _dump(model: Any) -> dict[str, Any] | None:
+    return model.model_dump(exclude_none=True) if model is not None else None
+
+
+@dataclasses.dataclass
+class Collector:
+    """Builds results for one request, storing each image before returning it."""
+
+    request: Request
+    store: Store
+    backend: str
+    fetch: Callable[[str], bytes]
+    started: float = dataclasses.field(default_factory=time.perf_counter)
+    first_preview: float | None = None
+    count: int = 0
+
+    def _result(self, data: bytes, *, kind: str = "image", partial: int | None = None, **fields: Any) -> ImageResult:
+        fmt, width, height = _sniff(data, fields.pop("size_hint", None))
+        elapsed = time.perf_counter() - self.started
+        timings = {"total": round(elapsed, 4)}
+        if self.first_preview is not None:
+            timings["first_preview"] = round(self.first_preview, 4)
+        result = ImageResult(data=data, format=fmt, width=width, height=height, request=self.request,
+                             timings=timings, backend=self.backend, partial=partial, **fields)
+        stored = self.store.put(data, fmt, result.info(), kind=kind)
+        return dataclasses.replace(result, stored_at=stored)
+
+    def from_response(self, response: Any) -> ImageResult | ImageSet:
+        """Every image of an ``ImagesResponse`` (an ``ImageSet`` when there are several)."""
+        usage = _dump(response.usage)
+        request_id = getattr(response, "_request_id", None)
+        results = []
+        for index, item in enumerate(response.data or []):
+            data = base64.b64decode(item.b64_json) if item.b64_json else self.fetch(item.url)
+            results.append(self._result(data, index=index, usage=usage, revised_prompt=item.revised_prompt,
+                                        request_id=request_id, created=response.created, size_hint=response.size))
+        if not results:
+            raise ValueError("the API answered without images")
+        return results[0] if len(results) == 1 else ImageSet(results)
+
+    def from_event(self, event: Any) -> ImageResult:
+        """A streamed preview (``*.partial_image``) or a final image (``*.completed``)."""
+        data = base64.b64decode(event.b64_json)
+        common = {"created": event.created_at, "size_hint": event.size}
+        if event.type.endswith("partial_image"):
+            if self.first_preview is None:
+                self.first_preview = time.perf_counter() - self.started
+            return self._result(data, kind="partial", partial=event.partial_image_index, index=self.count, **common)
+        result = self._result(data, index=self.count, usage=_dump(event.usage), **common)
+        self.count += 1
+        return result

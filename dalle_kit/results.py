@@ -1,0 +1,201 @@
+"""Image results: the bytes exactly as received, their provenance, and a light notebook display."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, overload
+
+from PIL import Image
+
+from .metadata import write_with_metadata
+from .request import Request
+
+__all__ = ["ImageResult", "ImageSet", "THUMBNAIL_PX"]
+
+THUMBNAIL_PX = 256
+
+
+def _slug(text: str, limit: int = 40) -> str:
+    slug = re.sub(r"[^\w]+", "-", text.lower(), flags=re.UNICODE).strip("-")
+    return slug[:limit].rstrip("-") or "image"
+
+
+@dataclass(frozen=True, eq=False)
+class ImageResult:
+    """One image from the API. ``.bytes`` are exactly what was received (never re-encoded).
+
+    ``stored_at`` is where the store wrote it before it was returned; ``partial`` is set on streamed previews.
+    """
+
+    data: bytes = field(repr=False)
+    format: str
+    width: int
+    height: int
+    request: Request = field(repr=False)
+    index: int = 0
+    usage: dict[str, Any] | None = field(default=None, repr=False)
+    revised_prompt: str | None = None
+    request_id: str | None = None
+    created: int | None = None
+    timings: dict[str, float] = field(default_factory=dict, repr=False)
+    backend: str = "openai"
+    stored_at: Path | None = None
+    partial: int | None = None
+
+    @property
+    def bytes(self) -> bytes:  # noqa: A003 - the name users expect
+        return self.data
+
+    @property
+    def model(self) -> str:
+        return self.request.model
+
+    @property
+    def prompt(self) -> str | None:
+        return self.request.prompt
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    @property
+    def b64(self) -> str:
+        """The image as Base64 text (as the API sent it)."""
+        return base64.b64encode(self.data).decode("ascii")
+
+    @cached_property
+    def pil(self) -> Image.Image:
+        """A PIL image decoded from the bytes (a copy; the bytes stay as received)."""
+        img = Image.open(io.BytesIO(self.data))
+        img.load()
+        return img
+
+    def info(self) -> dict[str, Any]:
+        """Provenance: prompt, model, parameters, usage, request id, time, backend."""
+        return {
+            "software": "dalle_kit",
+            "request": self.request.describe(),
+            "request_key": self.request.key,
+            "index": self.index,
+            "format": self.format,
+            "size": self.size,
+            "usage": self.usage,
+            "revised_prompt": self.revised_prompt,
+            "request_id": self.request_id,
+            "created": self.created,
+            "timings": self.timings,
+            "backend": self.backend,
+            "partial": self.partial,
+        }
+
+    def save(self, path: str | os.PathLike[str] = ".") -> Path:
+        """Write the original bytes with provenance (PNG chunk, else ``<file>.json``) and return the path.
+
+        ``path`` may be a folder: the file is then named from the prompt.
+        """
+        target = Path(path)
+        if target.is_dir() or str(path).endswith(os.sep):
+            ext = "jpg" if self.format == "jpeg" else self.format
+            name = f"{_slug(self.prompt or self.model)}-{self.request.key[:8]}-{self.index}.{ext}"
+            target = target / name
+        return write_with_metadata(target, self.data, self.info())
+
+    def caption(self) -> str:
+        parts = [self.model, f"{self.size} {self.format}"]
+        if "quality" in self.request.params:
+            parts.append(self.request.params["quality"])
+        if self.usage and "total_tokens" in self.usage:
+            parts.append(f"{self.usage['total_tokens']:,} tokens")
+        if "total" in self.timings:
+            parts.append(f"{self.timings['total']:.1f} s")
+        if self.partial is not None:
+            parts.append(f"preview {self.partial + 1}")
+        if self.backend != "openai":
+            parts.append(self.backend)
+        return " · ".join(parts)
+
+    def thumbnail(self, px: int = THUMBNAIL_PX) -> tuple[bytes, str]:
+        """A small copy for display (PNG when the image has alpha, else JPEG) and its MIME type."""
+        img = self.pil.copy()
+        if getattr(img, "n_frames", 1) > 1:
+            img.seek(0)
+        img.thumbnail((px, px))
+        buffer = io.BytesIO()
+        if img.mode in ("RGBA", "LA", "P"):
+            img.save(buffer, format="PNG", optimize=True)
+            return buffer.getvalue(), "image/png"
+        img.convert("RGB").save(buffer, format="JPEG", quality=80)
+        return buffer.getvalue(), "image/jpeg"
+
+    def _repr_png_(self) -> bytes | None:
+        if self.format == "svg":
+            return None
+        img = self.pil.copy()
+        img.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+        buffer = io.BytesIO()
+        img.save(buffer, format="PNG", optimize=True)
+        return buffer.getvalue()
+
+    def _img_tag(self) -> str:
+        if self.format == "svg":
+            src = "data:image/svg+xml;base64," + self.b64
+        else:
+            data, mime = self.thumbnail()
+            src = f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+        alt = html.escape(self.prompt or "", quote=True)
+        return f'<img src="{src}" alt="{alt}" style="max-width:{THUMBNAIL_PX}px;max-height:{THUMBNAIL_PX}px">'
+
+    def _repr_html_(self) -> str:
+        title = html.escape(str(self.stored_at or ""), quote=True)
+        return (f'<figure style="margin:0;display:inline-block">{self._img_tag()}'
+                f'<figcaption title="{title}" style="font:12px sans-serif;color:#555">'
+                f"{html.escape(self.caption())}</figcaption></figure>")
+
+    def __repr__(self) -> str:
+        where = f", stored_at={str(self.stored_at)!r}" if self.stored_at else ""
+        return f"ImageResult({self.caption()!r}{where})"
+
+
+class ImageSet(Sequence[ImageResult]):
+    """The images of one request with ``n > 1``: a sequence of ``ImageResult`` that shows as a row."""
+
+    def __init__(self, results: Sequence[ImageResult]) -> None:
+        self._results = tuple(results)
+
+    @overload
+    def __getitem__(self, index: int) -> ImageResult: ...
+    @overload
+    def __getitem__(self, index: slice) -> ImageSet: ...
+    def __getitem__(self, index: int | slice) -> ImageResult | ImageSet:
+        if isinstance(index, slice):
+            return ImageSet(self._results[index])
+        return self._results[index]
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def __iter__(self) -> Iterator[ImageResult]:
+        return iter(self._results)
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        return self._results[0].usage if self._results else None
+
+    def save(self, folder: str | os.PathLike[str] = ".") -> list[Path]:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return [r.save(folder) for r in self._results]
+
+    def _repr_html_(self) -> str:
+        return '<div style="display:flex;flex-wrap:wrap;gap:6px">' + "".join(
+            r._repr_html_() for r in self._results) + "</div>"
+
+    def __repr__(self) -> str:
+        return f"ImageSet({len(self)} images: {self._results[0].caption() if self._results else ''!r})"
