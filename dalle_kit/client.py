@@ -58,9 +58,11 @@ class Kit:
         self.store = Store(home)
         self.simulator = None
         if self.offline:
-            from .simulator import Simulator
+            if simulator is None:
+                from .simulator import Simulator
 
-            self.simulator = simulator or Simulator()
+                simulator = Simulator()
+            self.simulator = simulator
             key, base_url = _OFFLINE_KEY, OFFLINE_URL
             http = httpx2.Client(transport=self.simulator.transport())
             ahttp = httpx2.AsyncClient(transport=self.simulator.async_transport())
