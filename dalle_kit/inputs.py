@@ -65,7 +65,7 @@ def to_upload(obj: Any, param: str = "image") -> Upload:
                              "pass a PNG, JPEG or WebP file", param=param, value=f"{len(data)} bytes",
                              allowed=("png", "jpeg", "webp")) from None
     mimetype = _MIME.get(fmt, f"image/{fmt.lower()}")
-    stem = os.path.splitext(name)[0] if name else param.split("[")[0]
+    stem = os.path.splitext(name)[0] if name else param.replace("[", "-").rstrip("]")
     filename = f"{stem}.{_EXT.get(mimetype, fmt.lower())}"
     return Upload(name=filename, mimetype=mimetype, data=data, width=size[0], height=size[1],
                   mode=mode + ("+alpha" if has_alpha and mode not in ("RGBA", "LA", "PA") else ""))

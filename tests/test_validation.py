@@ -215,7 +215,7 @@ def test_valid_free_form_sizes(size):
 def test_edit_uploads_carry_filename_and_mime():
     request = validate("edit", prompt="cat", model=G25, image=[IMG, JPEG], mask=mask_bytes())
     names = [u.as_file()[0] for u in request.images]
-    assert names == ["image[0].png", "image[1].jpg"]
+    assert names == ["image-0.png", "image-1.jpg"]
     assert [u.mimetype for u in request.images] == ["image/png", "image/jpeg"]
     assert request.mask.as_file()[2] == "image/png"
 
