@@ -1,0 +1,112 @@
+"""In-process transports for the official SDK (``httpx2``), and the :class:`Simulator` that hands them out.
+
+    sim = Simulator(seed=1)
+    client = openai.OpenAI(api_key="sk-offline", base_url="http://simulator.local/v1",
+                           http_client=httpx2.Client(transport=sim.transport()))
+
+No port and no thread: the SDK's request is answered by a function call. Latency and stream pacing sleep in
+the caller (``time.sleep`` for sync, ``asyncio.sleep`` for async); a dropped connection raises
+``httpx2.RemoteProtocolError``, which the SDK treats as a connection error and retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx2
+
+from .app import Core, Reply
+
+__all__ = ["Simulator", "SimTransport", "AsyncSimTransport"]
+
+
+class _SyncEvents(httpx2.SyncByteStream):
+    def __init__(self, events: Iterator[tuple[float, bytes]]) -> None:
+        self._events = events
+
+    def __iter__(self) -> Iterator[bytes]:
+        for delay, chunk in self._events:
+            if delay:
+                time.sleep(delay)
+            yield chunk
+
+    def close(self) -> None:
+        close = getattr(self._events, "close", None)
+        if close:
+            close()
+
+
+class _AsyncEvents(httpx2.AsyncByteStream):
+    def __init__(self, events: Iterator[tuple[float, bytes]]) -> None:
+        self._events = events
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for delay, chunk in self._events:
+            await asyncio.sleep(delay)
+            yield chunk
+
+    async def aclose(self) -> None:
+        close = getattr(self._events, "close", None)
+        if close:
+            close()
+
+
+def _call(core: Core, request: httpx2.Request, body: bytes) -> Reply:
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    origin = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
+    return core.handle(request.method, request.url.raw_path.decode("ascii"), headers, body, origin)
+
+
+def _dropped(request: httpx2.Request) -> httpx2.RemoteProtocolError:
+    return httpx2.RemoteProtocolError("Server disconnected without sending a response (simulated drop).",
+                                      request=request)
+
+
+class SimTransport(httpx2.BaseTransport):
+    """Sync transport: ``httpx2.Client(transport=SimTransport(core))``."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        reply = _call(self.core, request, request.read())
+        if reply.delay:
+            time.sleep(reply.delay)
+        if reply.drop:
+            raise _dropped(request)
+        if reply.events is not None:
+            return httpx2.Response(reply.status, headers=reply.headers, stream=_SyncEvents(reply.events),
+                                   request=request)
+        return httpx2.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
+
+
+class AsyncSimTransport(httpx2.AsyncBaseTransport):
+    """Async transport: ``httpx2.AsyncClient(transport=AsyncSimTransport(core))``."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        reply = _call(self.core, request, await request.aread())
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        if reply.drop:
+            raise _dropped(request)
+        if reply.events is not None:
+            return httpx2.Response(reply.status, headers=reply.headers, stream=_AsyncEvents(reply.events),
+                                   request=request)
+        return httpx2.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
+
+
+class Simulator(Core):
+    """The offline OpenAI Images API. See :mod:`dalle_kit.simulator` for the options."""
+
+    def transport(self) -> httpx2.BaseTransport:
+        """A sync ``httpx2`` transport answered by this simulator (share one simulator, many clients)."""
+        return SimTransport(self)
+
+    def async_transport(self) -> httpx2.AsyncBaseTransport:
+        """An async ``httpx2`` transport answered by this simulator."""
+        return AsyncSimTransport(self)
