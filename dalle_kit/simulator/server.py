@@ -1,0 +1,198 @@
+"""The simulator as a loopback HTTP server (stdlib ``ThreadingHTTPServer``): ``dalle-kit serve`` / ``python -m
+dalle_kit.simulator``.
+
+It binds 127.0.0.1 unless told otherwise (and warns loudly on stderr for any non-loopback address, since it
+accepts every key), prints one line per request (time, method, path without query, status, milliseconds; never
+headers or keys), streams server-sent events by writing and flushing each one, and stops on Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import ipaddress
+import socket
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .app import Core
+from .faults import parse_fail
+from .transport import Simulator
+
+__all__ = ["serve_main", "make_server", "build_parser"]
+
+_CORS = {"access-control-allow-origin": "*",
+         "access-control-expose-headers": "x-request-id, retry-after, retry-after-ms, openai-processing-ms"}
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    core: Core
+    quiet: bool
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    server_version = "dalle_kit-simulator"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default access log
+        pass
+
+    def _log(self, status: str, started: float) -> None:
+        if not self.server.quiet:
+            ms = (time.perf_counter() - started) * 1000
+            stamp = time.strftime("%H:%M:%S")
+            print(f"{stamp} {self.command} {self.path.split('?', 1)[0]} {status} {ms:.0f}ms", flush=True)
+
+    def _body(self) -> bytes:
+        if self.headers.get("transfer-encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("content-length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def do_OPTIONS(self) -> None:  # noqa: N802 - CORS preflight for browsers
+        self.send_response(204)
+        for key, value in {**_CORS, "access-control-allow-methods": "GET, POST, OPTIONS",
+                           "access-control-allow-headers": "*", "access-control-max-age": "600",
+                           "content-length": "0"}.items():
+            self.send_header(key, value)
+        self.end_headers()
+
+    def _serve(self) -> None:
+        started = time.perf_counter()
+        body = self._body()
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        host = self.headers.get("host") or "%s:%s" % self.server.server_address[:2]
+        reply = self.server.core.handle(self.command, self.path, headers, body, f"http://{host}")
+        if reply.delay:
+            time.sleep(reply.delay)
+        if reply.drop:
+            self.close_connection = True
+            self._log("dropped", started)
+            return
+        try:
+            self.send_response(reply.status)
+            for key, value in {**_CORS, **reply.headers}.items():
+                self.send_header(key, value)
+            if reply.events is None:
+                self.send_header("content-length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+                self._log(str(reply.status), started)
+                return
+            self.send_header("connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            count = 0
+            for delay, chunk in reply.events:
+                if delay:
+                    time.sleep(delay)
+                self.wfile.write(chunk)
+                self.wfile.flush()
+                count += 1
+            self._log(f"{reply.status} stream({count} events)", started)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+            self._log(f"{reply.status} client went away", started)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815
+
+
+def make_server(core: Core, host: str = "127.0.0.1", port: int = 8000, *, quiet: bool = False) -> _Server:
+    """A bound (not yet serving) server; ``port=0`` picks a free port (see ``server.server_address``)."""
+    cls = _Server6 if ":" in host else _Server
+    server = cls((host.strip("[]"), port), _Handler)
+    server.core = core
+    server.quiet = quiet
+    return server
+
+
+def _latency(text: str) -> float | tuple[float, float]:
+    lo, sep, hi = text.partition(":")
+    try:
+        return (float(lo), float(hi)) if sep else float(lo)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds (0.5) or a range (0.2:1.5), got {text!r}") from None
+
+
+def _fail(text: str) -> dict[int | str, float]:
+    try:
+        return parse_fail(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser(prog: str = "dalle-kit serve") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Serve the offline OpenAI Images API simulator over HTTP. "
+                                "Point any OpenAI client at http://HOST:PORT/v1 with any API key.")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others are warned about)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--latency", type=_latency, default=0.0, metavar="S",
+                   help="seconds before each image answer, or a uniform range LOW:HIGH")
+    p.add_argument("--rate-limit", type=int, default=None, metavar="IPM", help="images per minute before 429")
+    p.add_argument("--fail", type=_fail, default=None, metavar="SPEC",
+                   help="injected faults per request, e.g. 429:0.25,500:0.05,drop:0.1")
+    p.add_argument("--seed", type=int, default=0, help="seed for pictures, faults and latency (default 0)")
+    p.add_argument("--legacy", action="store_true", help="also serve dall-e-2/dall-e-3 with their old rules")
+    p.add_argument("--partial-delay", type=float, default=0.0, metavar="S", help="seconds before each stream event")
+    p.add_argument("--today", type=dt.date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                   help="pretend it is this date when deciding which models are retired")
+    p.add_argument("--quiet", action="store_true", help="do not print a line per request")
+    return p
+
+
+def serve_main(argv: list[str] | None = None) -> int:
+    """Parse the serve options, bind, print the address and serve until interrupted. Returns an exit code."""
+    args = build_parser().parse_args(argv)
+    if args.rate_limit is not None and args.rate_limit < 1:
+        print("error: --rate-limit must be at least 1", file=sys.stderr)
+        return 2
+    sim = Simulator(seed=args.seed, latency=args.latency, rate_limit=args.rate_limit, fail=args.fail,
+                    legacy=args.legacy, partial_delay=args.partial_delay, today=args.today)
+    if not _is_loopback(args.host):
+        bar = "!" * 78
+        print(f"{bar}\nWARNING: binding {args.host}, not a loopback address. The simulator accepts ANY API key and has "
+              f"no access control:\nanyone who can reach this address can use it. Use --host 127.0.0.1 unless you "
+              f"mean it.\n{bar}", file=sys.stderr, flush=True)
+    try:
+        server = make_server(sim, args.host, args.port, quiet=args.quiet)
+    except OSError as exc:
+        print(f"error: cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    host, port = server.server_address[:2]
+    shown = f"[{host}]" if ":" in str(host) else host
+    extras = [f"seed {args.seed}"] + (["legacy"] if args.legacy else []) + \
+        ([f"fail {args.fail}"] if args.fail else []) + ([f"rate limit {args.rate_limit}/min"] if args.rate_limit else [])
+    print(f"dalle_kit simulator (SIMULATED images, {', '.join(extras)}) on http://{shown}:{port}/v1 "
+          f"- stats at http://{shown}:{port}/_simulator/stats - Ctrl+C to stop", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
+    finally:
+        server.server_close()
+    return 0
