@@ -276,8 +276,10 @@ def draw_edit(scene: Scene, base: Image.Image, refs: list[Image.Image], mask: Im
         _caption(out, scene.prompt)
         _badge(out, scene, "markup edit")
         return out
-    _caption(layer, scene.prompt, box)
-    _badge(layer, scene, "masked edit", box)
+    x0, y0, x1, y1 = box  # inset, so round holes still show the mark
+    inset = (x0 + (x1 - x0) * 3 // 20, y0 + (y1 - y0) * 3 // 20, x1 - (x1 - x0) * 3 // 20, y1 - (y1 - y0) * 3 // 20)
+    _caption(layer, scene.prompt, inset)
+    _badge(layer, scene, "masked edit", inset)
     out = base.copy()
     out.paste(layer, (0, 0), region)
     return out

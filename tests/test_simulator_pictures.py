@@ -1,0 +1,227 @@
+"""Pictures that teach: measured properties of what the simulator draws."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
+from simulator_fixtures import client, decode, noisy_png, png
+
+from dalle_kit.simulator import Simulator, render
+
+
+@pytest.fixture(scope="module")
+def c():
+    return client(Simulator(seed=11), max_retries=0)
+
+
+def gen(c, **kw):
+    kw.setdefault("model", "gpt-image-2")
+    kw.setdefault("prompt", "a quiet harbour at dawn")
+    kw.setdefault("quality", "low")
+    kw.setdefault("size", "1024x1024")
+    return c.images.generate(**kw)
+
+
+def mean_rgb(img: Image.Image) -> tuple[float, ...]:
+    return tuple(ImageStat.Stat(img.convert("RGB")).mean)
+
+
+def distance(a, b) -> float:
+    return sum((x - y) ** 2 for x, y in zip(a, b)) ** 0.5
+
+
+def ellipse_mask(size=(1024, 1024), box=(300, 200, 800, 700)) -> bytes:
+    img = Image.new("RGBA", size, (10, 20, 30, 255))
+    ImageDraw.Draw(img).ellipse(box, fill=(0, 0, 0, 0))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("model", ["gpt-image-2", "gpt-image-1.5"])
+def test_masked_edit_changes_only_transparent_area(c, model):
+    source, mask = noisy_png((1024, 1024)), ellipse_mask()
+    resp = c.images.edit(model=model, prompt="a neon balloon", quality="high",
+                         image=("photo.png", source, "image/png"), mask=("mask.png", mask, "image/png"))
+    out = decode(resp.data[0].b64_json).convert("RGBA")
+    src = Image.open(io.BytesIO(source)).convert("RGBA")
+    keep = Image.open(io.BytesIO(mask)).getchannel("A").point(lambda a: 255 if a else 0)
+    diff = ImageChops.difference(out, src).convert("L").point(lambda v: 255 if v else 0)
+    changed_outside = ImageChops.multiply(diff, keep)
+    assert changed_outside.getbbox() is None, "a pixel outside the mask's transparent area changed"
+    hole = ImageChops.invert(keep)
+    changed_inside = ImageStat.Stat(ImageChops.multiply(diff, hole)).sum[0] / 255
+    assert changed_inside > 0.9 * ImageStat.Stat(hole).sum[0] / 255  # and almost all of the hole did change
+
+
+def test_edit_uses_reference_images(c):
+    def run(colour):
+        return c.images.edit(model="gpt-image-2", prompt="put it in a basket", image=[
+            ("a.png", noisy_png((1024, 1024)), "image/png"), ("b.png", png((64, 64), colour), "image/png")]).data[0]
+
+    red, blue = decode(run((255, 0, 0, 255)).b64_json), decode(run((0, 0, 255, 255)).b64_json)
+    diff = ImageChops.difference(red.convert("RGB"), blue.convert("RGB"))
+    r, _g, b = ImageStat.Stat(diff).sum
+    assert r > 0 and b > 0  # the thumbnail of the reference shows, in its own colour
+
+
+def test_transparent_background_has_real_alpha(c):
+    for fmt in ("png", "webp"):
+        resp = gen(c, background="transparent", output_format=fmt, prompt="a sticker of a cat")
+        img = decode(resp.data[0].b64_json)
+        assert resp.background == "transparent" and img.mode == "RGBA", fmt
+        lo, hi = img.getchannel("A").getextrema()
+        assert (lo, hi) == (0, 255), fmt
+        transparent = img.getchannel("A").point(lambda a: 255 if a == 0 else 0)
+        assert ImageStat.Stat(transparent).mean[0] / 255 > 0.2  # a real share of the picture is see-through
+    opaque = gen(c, background="opaque")
+    assert opaque.background == "opaque" and decode(opaque.data[0].b64_json).mode == "RGB"
+    assert gen(c).background == "opaque"  # auto is answered as opaque
+
+
+@pytest.mark.parametrize("fmt, magic", [("jpeg", b"\xff\xd8\xff"), ("webp", b"RIFF")])
+def test_output_compression_changes_bytes(c, fmt, magic):
+    sizes = {}
+    for level in (5, 50, 100):
+        blob = base64.b64decode(gen(c, output_format=fmt, output_compression=level, quality="high").data[0].b64_json)
+        assert blob.startswith(magic)
+        assert Image.open(io.BytesIO(blob)).format == fmt.upper()
+        sizes[level] = len(blob)
+    assert sizes[5] < sizes[50] < sizes[100]
+
+
+def test_n_distinct_images(c):
+    resp = gen(c, n=4)
+    imgs = [decode(d.b64_json) for d in resp.data]
+    assert len({i.tobytes() for i in imgs}) == 4
+    for a in imgs:
+        for b in imgs:
+            if a is not b:
+                assert ImageStat.Stat(ImageChops.difference(a, b)).mean[0] > 5
+    assert resp.usage.output_tokens == 4 * 272
+
+
+def test_style_words_change_the_palette(c):
+    means = {style: mean_rgb(decode(gen(c, prompt=f"a city street, {style}").data[0].b64_json))
+             for style in ("watercolor", "neon", "noir", "sunset", "forest")}
+    names = list(means)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert distance(means[a], means[b]) > 20, (a, b, means[a], means[b])
+    r, g, b = means["forest"]
+    assert g > r and g > b  # forest is green
+    r, g, b = means["noir"]
+    assert max(r, g, b) - min(r, g, b) < 10  # noir is grey
+
+
+def test_quality_is_level_of_detail(c):
+    def edges(quality):
+        img = decode(gen(c, quality=quality, prompt="a quiet harbour").data[0].b64_json).convert("L")
+        return ImageStat.Stat(img.filter(ImageFilter.FIND_EDGES)).mean[0]
+
+    low, medium, high = edges("low"), edges("medium"), edges("high")
+    assert low < medium < high
+
+
+def test_exact_size_and_aspect(c):
+    for size in ("1536x864", "1024x1536", "2048x768", "3840x2160"):
+        resp = gen(c, size=size)
+        assert decode(resp.data[0].b64_json).size == tuple(map(int, size.split("x"))) and resp.size == size
+
+
+def test_auto_size_follows_prompt_words(c):
+    assert gen(c, size="auto", prompt="a portrait of a violinist").size == "1024x1536"
+    assert gen(c, size="auto", prompt="a wide landscape of dunes").size == "1536x1024"
+    assert gen(c, size="auto", prompt="a teapot").size == "1024x1024"
+
+
+def test_mark_and_metadata_say_simulated(c):
+    blob = base64.b64decode(gen(c).data[0].b64_json)
+    img = Image.open(io.BytesIO(blob))
+    assert "SIMULATED" in img.text["Comment"]
+    badge = img.convert("RGB").crop((0, 0, 200, 120))
+    r, g, b = (band.point(lambda v, t=t: 255 if (v > 180 if t else v < 65) else 0) for band, t in
+               zip(badge.split(), (True, False, False)))
+    reds = ImageStat.Stat(ImageChops.multiply(ImageChops.multiply(r, g), b)).sum[0] / 255
+    assert reds > 1000  # the red SIMULATED badge sits in the top-left corner
+
+
+def test_deterministic_by_request_index_and_seed():
+    def first(sim, **kw):
+        return gen(client(sim), **kw).data[0].b64_json
+
+    a, b = first(Simulator(seed=1)), first(Simulator(seed=1))
+    assert a == b
+    assert first(Simulator(seed=2)) != a
+    assert first(Simulator(seed=1), prompt="something else") != a
+    two = [d.b64_json for d in gen(client(Simulator(seed=1)), n=2).data]
+    assert two[0] != two[1] and two == [d.b64_json for d in gen(client(Simulator(seed=1)), n=2).data]
+
+
+def test_stream_final_equals_plain_answer_and_partials_sharpen(c):
+    plain = gen(c, quality="medium").data[0].b64_json
+    events = list(gen(c, quality="medium", stream=True, partial_images=3))
+    assert events[-1].b64_json == plain
+    final = decode(plain).convert("RGB")
+    errors = [ImageStat.Stat(ImageChops.difference(decode(e.b64_json).convert("RGB"), final)).mean[0]
+              for e in events[:-1]]
+    assert len(errors) == 3 and errors[0] > errors[2]  # each partial is closer to the final picture
+    assert events[-1].usage.output_tokens == 1056 + 3 * 100
+
+
+def test_usage_scales_with_size_and_quality(c):
+    assert gen(c, quality="high").usage.output_tokens == 4160
+    assert gen(c, quality="low", size="1024x1536").usage.output_tokens == 408
+    big = gen(c, model="gpt-image-2.5-flare", quality="max", size="1024x1024").usage
+    assert big.output_tokens > 4160 and big.total_tokens == big.input_tokens + big.output_tokens
+    assert gen(c, prompt="x" * 400).usage.input_tokens_details.text_tokens == 100
+
+
+def test_variations_resemble_their_source():
+    sim = Simulator(seed=4, legacy=True)
+    def picture(prompt: str) -> bytes:
+        return render.encode(render.draw(render.Scene(prompt, 512, 512, "medium", seed=len(prompt))), "png")
+
+    source, other = picture("a forest cabin"), picture("a neon city at night, cyberpunk")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        resp = client(sim).images.create_variation(model="dall-e-2", image=("s.png", source, "image/png"),
+                                                   size="512x512", response_format="b64_json", n=2)
+    src = Image.open(io.BytesIO(source)).convert("L").resize((64, 64))
+    unrelated = Image.open(io.BytesIO(other)).convert("L").resize((64, 64))
+    for i, d in enumerate(resp.data):
+        var = decode(d.b64_json).convert("L").resize((64, 64))
+        if i % 2:  # odd variations are mirrored
+            var = var.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        near = ImageStat.Stat(ImageChops.difference(var, src)).mean[0]
+        far = ImageStat.Stat(ImageChops.difference(var, unrelated)).mean[0]
+        assert near < far / 1.5, (near, far)
+
+
+def test_gif_and_svg_outputs(c):
+    resp = gen(c, model="gpt-image-2.6-sunburst", output_format="gif", frame_count=4, frame_duration_ms=120)
+    gif = Image.open(io.BytesIO(base64.b64decode(resp.data[0].b64_json)))
+    assert gif.format == "GIF" and gif.n_frames == 4 and gif.info["duration"] == 120 and gif.size == (1024, 1024)
+    svg = gen(c, model="gpt-image-2.6-sunburst", output_format="svg", svg={"model": "author"})
+    root = ET.fromstring(base64.b64decode(svg.data[0].b64_json))
+    assert root.get("width") == "1024" and b"SIMULATED" in base64.b64decode(svg.data[0].b64_json)
+    assert svg.svg_usage.model == "author"
+
+
+def test_render_is_fast():
+    scene = render.Scene("a watercolor fox in a misty forest", 1536, 1024, "low", seed=3)
+    best = min(_timed(lambda: render.encode(render.draw(scene), "png")) for _ in range(3))
+    assert best < 0.3, best
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
