@@ -134,7 +134,7 @@ class Core:
         reply.headers.setdefault("x-request-id", request_id)
         reply.headers.setdefault("openai-version", "2020-10-01")
         reply.headers["x-simulator"] = "dalle_kit; images are simulated"
-        if label != "GET /_simulator/stats":
+        if label not in ("GET /_simulator/stats", "POST /_simulator/reset"):
             self._count(label, "dropped" if reply.drop else reply.status, kind="dropped" if reply.drop else "")
         return reply
 
