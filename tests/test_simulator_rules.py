@@ -308,3 +308,26 @@ def test_observed_messages_verbatim(c):
     assert error_of(edit(c, image=png((64, 64)))).body["message"] == (
         "Invalid file 'image': unsupported mimetype ('application/octet-stream'). Supported file formats are "
         "'image/jpeg', 'image/png', and 'image/webp'.")
+
+
+def test_validate_matches_http_answers(sim):
+    """Simulator.validate() (no drawing) gives the same verdict as a real request."""
+    cases = [("generate", {"json": {"model": "gpt-image-2", "prompt": "x", "quality": "low"}}),
+             ("generate", {"json": {"model": "gpt-image-2", "prompt": "x", "quality": "hd"}}),
+             ("generate", {"json": {"model": "gpt-image-1", "prompt": "x"}}),
+             ("generate", {"json": {"model": "gpt-image-2", "prompt": "x", "bogus": 1}}),
+             ("edit", {"data": {"model": "gpt-image-2", "prompt": "x", "quality": "low"},
+                       "files": [("image[]", ("a.png", png((1024, 1024)), "image/png"))]}),
+             ("edit", {"data": {"model": "gpt-image-2", "prompt": "x"},
+                       "files": [("image", ("a.png", png((1024, 1024)), "application/octet-stream"))]}),
+             ("edit", {"data": {"model": "gpt-image-2", "prompt": "x", "input_fidelity": "low"},
+                       "files": [("image", ("a.png", png((1024, 1024)), "image/png"))]}),
+             ("variation", {"data": {"model": "gpt-image-2"}, "files": [("image", ("a.png", png(), "image/png"))]})]
+    paths = {"generate": "generations", "edit": "edits", "variation": "variations"}
+    for endpoint, kw in cases:
+        verdict = sim.validate(endpoint, **kw)
+        r = raw(sim, "POST", f"/v1/images/{paths[endpoint]}", headers=AUTH, **kw)
+        if verdict is None:
+            assert r.status_code == 200, r.text
+        else:
+            assert (r.status_code, r.json()) == (verdict.status, verdict.body())

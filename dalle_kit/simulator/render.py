@@ -338,7 +338,7 @@ def gif_bytes(scene: Scene, frames: int, duration_ms: int) -> bytes:
         y = int(h * 0.5 - (h * 0.3) * abs((f / max(1, frames - 1)) * 2 - 1))
         ImageDraw.Draw(frame).ellipse((x - r, y - r, x + r, y + r), fill=accents[1] + (255,),
                                       outline=(255, 255, 255, 255), width=max(1, r // 8))
-        out.append(frame.convert("RGB").quantize(colors=96, method=Image.Quantize.MEDIANCUT))
+        out.append(frame.convert("RGB").quantize(colors=96, method=Image.Quantize.FASTOCTREE))
     buf = io.BytesIO()
     out[0].save(buf, "GIF", save_all=True, append_images=out[1:], duration=min(655_350, round(duration_ms, -1)),
                 loop=0, comment=NOTE.encode())

@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx2
 
 from .app import Core, Reply
+from .forms import ApiError, parse_body
+from .rules import check
 
 __all__ = ["Simulator", "SimTransport", "AsyncSimTransport"]
 
@@ -110,3 +112,22 @@ class Simulator(Core):
     def async_transport(self) -> httpx2.AsyncBaseTransport:
         """An async ``httpx2`` transport answered by this simulator."""
         return AsyncSimTransport(self)
+
+    def validate(self, endpoint: str, *, json: dict | None = None, data: dict | None = None,
+                 files: object = None) -> ApiError | None:
+        """Check a request against the rules without drawing anything (fast, for property tests).
+
+        ``endpoint`` is ``generate``, ``edit`` or ``variation``; ``json`` / ``data`` + ``files`` are encoded by
+        ``httpx2`` exactly as a client would send them, then parsed and checked by the same code as a real request.
+        Returns None when the request would be accepted (moderation, faults and rate limits aside), else the
+        :class:`ApiError` the simulator would answer with (``.status``, ``.body()``).
+        """
+        path = {"generate": "generations", "edit": "edits", "variation": "variations"}[endpoint]
+        request = httpx2.Request("POST", f"http://simulator.local/v1/images/{path}", json=json, data=data,
+                                 files=files)  # type: ignore[arg-type]
+        try:
+            check(parse_body(request.headers.get("content-type"), request.read()), endpoint, legacy=self.legacy,
+                  today=self.today)
+        except ApiError as err:
+            return err
+        return None
