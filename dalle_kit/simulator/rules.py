@@ -17,10 +17,10 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..registry import ModelSpec, all_specs, get, parse_size
 from .forms import ApiError, Form
+from .params import Reader, combo, enum_error, unknown, unsupported
 from .uploads import InputImage, read_images, read_mask, read_markup
 
 __all__ = ["Job", "check", "served", "GEN_PARAMS", "EDIT_PARAMS", "VARIATION_PARAMS"]
@@ -93,106 +93,7 @@ def served(spec: ModelSpec, *, legacy: bool, today: dt.date | None) -> bool:
     return spec.status(today) != "retired" or (legacy and spec.family == "dall-e")
 
 
-def oxford(values: tuple[str, ...] | list[str]) -> str:
-    quoted = [f"'{v}'" for v in values]
-    if len(quoted) <= 2:
-        return " and ".join(quoted)
-    return ", ".join(quoted[:-1]) + ", and " + quoted[-1]
-
-
-def _enum_error(param: str, value: Any, allowed: tuple[str, ...]) -> ApiError:
-    tail = f"Value must be {oxford(allowed)}." if len(allowed) == 1 else f"Supported values are: {oxford(allowed)}."
-    return ApiError(400, f"Invalid value: '{value}'. {tail}", param=param, code="invalid_value")
-
-
-def _unsupported(param: str, spec: ModelSpec) -> ApiError:
-    return ApiError(400, f"The model '{spec.id}' does not support the '{param}' parameter.", param=param,
-                    code="unsupported_parameter")
-
-
-def _unknown(param: str) -> ApiError:
-    return ApiError(400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
-
-
-def _combo(param: str, message: str) -> ApiError:
-    return ApiError(400, message, type="image_generation_user_error", param=param, code="invalid_value")
-
-
-def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return "null"
-
-
-class _Reader:
-    """Typed access to request values; multipart values arrive as strings and are coerced."""
-
-    def __init__(self, form: Form) -> None:
-        self.values = form.values
-        self.multipart = form.multipart
-
-    def given(self, name: str) -> bool:
-        return self.values.get(name) is not None
-
-    def _type_error(self, name: str, kind: str, value: Any) -> ApiError:
-        return ApiError(400, f"Invalid type for '{name}': expected {kind}, but got {_type_name(value)} instead.",
-                        param=name, code="invalid_type")
-
-    def str(self, name: str) -> str | None:
-        value = self.values.get(name)
-        if value is None or isinstance(value, str):
-            return value
-        raise self._type_error(name, "a string", value)
-
-    def int(self, name: str, lo: int | None = None, hi: int | None = None) -> int | None:
-        value = self.values.get(name)
-        if value is None:
-            return None
-        if self.multipart and isinstance(value, str):
-            try:
-                value = int(value.strip())
-            except ValueError:
-                raise self._type_error(name, "an integer", value) from None
-        if isinstance(value, float) and value.is_integer() and not self.multipart:
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self._type_error(name, "an integer", value)
-        if lo is not None and value < lo:
-            raise ApiError(400, f"Invalid '{name}': integer below minimum value. Expected a value >= {lo}, but got "
-                           f"{value} instead.", param=name, code="integer_below_min_value")
-        if hi is not None and value > hi:
-            raise ApiError(400, f"Invalid '{name}': integer above maximum value. Expected a value <= {hi}, but got "
-                           f"{value} instead.", param=name, code="integer_above_max_value")
-        return value
-
-    def bool(self, name: str) -> bool | None:
-        value = self.values.get(name)
-        if value is None:
-            return None
-        if self.multipart and isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
-            return value.strip().lower() in ("true", "1")
-        if not isinstance(value, bool):
-            raise self._type_error(name, "a boolean", value)
-        return value
-
-    def enum(self, name: str, allowed: tuple[str, ...]) -> str | None:
-        value = self.str(name)
-        if value is not None and value not in allowed:
-            raise _enum_error(name, value, allowed)
-        return value
-
-
-def _model(r: _Reader, endpoint: str, *, legacy: bool, today: dt.date | None) -> ModelSpec:
+def _model(r: Reader, endpoint: str, *, legacy: bool, today: dt.date | None) -> ModelSpec:
     model = r.str("model")
     if model is None:
         if endpoint == "variation" or legacy:
@@ -203,13 +104,13 @@ def _model(r: _Reader, endpoint: str, *, legacy: bool, today: dt.date | None) ->
     spec = get(model)
     choices = tuple(s.id for s in all_specs() if endpoint in s.endpoints and served(s, legacy=legacy, today=today))
     if spec is None:
-        raise _enum_error("model", model, choices) if choices else _variations_retired(model)
+        raise enum_error("model", model, choices) if choices else _variations_retired(model)
     if not served(spec, legacy=legacy, today=today):
         verb = "was retired" if spec.family == "dall-e" else "was shut down"
         raise ApiError(404, f"The model `{spec.id}` {verb} on {spec.shutdown_on} and is no longer available. "
                        f"Use {' or '.join(f'`{m}`' for m in spec.replacement)} instead.", code="model_not_found")
     if endpoint not in spec.endpoints:
-        raise _enum_error("model", model, choices) if choices else _variations_retired(model)
+        raise enum_error("model", model, choices) if choices else _variations_retired(model)
     return spec
 
 
@@ -219,7 +120,7 @@ def _variations_retired(model: str) -> ApiError:
                     "variation of an image.", param="model", code="invalid_value")
 
 
-def _prompt(r: _Reader, spec: ModelSpec) -> str:
+def _prompt(r: Reader, spec: ModelSpec) -> str:
     prompt = r.str("prompt")
     if prompt is None:
         raise ApiError(400, "Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter")
@@ -233,7 +134,7 @@ def _prompt(r: _Reader, spec: ModelSpec) -> str:
     return prompt
 
 
-def _size(r: _Reader, spec: ModelSpec, prompt: str, first: InputImage | None) -> tuple[int, int]:
+def _size(r: Reader, spec: ModelSpec, prompt: str, first: InputImage | None) -> tuple[int, int]:
     raw = r.str("size")
     rule = spec.sizes
     size = (raw if raw is not None else ("auto" if rule.auto else "1024x1024")).strip().lower()
@@ -242,7 +143,7 @@ def _size(r: _Reader, spec: ModelSpec, prompt: str, first: InputImage | None) ->
         if rule.free_form:
             raise ApiError(400, f"Invalid size '{raw}'. {problem[0].upper()}{problem[1:]}.",
                            type="image_generation_user_error", param="size", code="invalid_value")
-        raise _enum_error("size", raw, rule.fixed + (("auto",) if rule.auto else ()))
+        raise enum_error("size", raw, rule.fixed + (("auto",) if rule.auto else ()))
     if size != "auto":
         return parse_size(size)  # type: ignore[return-value]
     if first is not None:
@@ -258,27 +159,27 @@ def _size(r: _Reader, spec: ModelSpec, prompt: str, first: InputImage | None) ->
     return 1024, 1024
 
 
-def _gated(r: _Reader, name: str, supported: bool, spec: ModelSpec) -> bool:
+def _gated(r: Reader, name: str, supported: bool, spec: ModelSpec) -> bool:
     """True when ``name`` was sent; raises when the model lacks it."""
     if not r.given(name):
         return False
     if not supported:
-        raise _unsupported(name, spec)
+        raise unsupported(name, spec)
     return True
 
 
 def check(form: Form, endpoint: str, *, legacy: bool = False, today: dt.date | None = None) -> Job:
     """Validate a request to ``endpoint`` (generate | edit | variation) and resolve it into a :class:`Job`."""
-    r = _Reader(form)
+    r = Reader(form)
     allowed = _PARAMS[endpoint]
     for name in form.values:
         if name not in allowed:
-            raise _unknown(name)
+            raise unknown(name)
     file_fields = {"generate": (), "edit": ("image", "mask", "markup"), "variation": ("image",)}[endpoint]
     for upload in form.uploads:
         base = upload.field.split("[", 1)[0]
         if base not in file_fields:
-            raise _unknown(upload.field)
+            raise unknown(upload.field)
     spec = _model(r, endpoint, legacy=legacy, today=today)
     gpt = spec.family != "dall-e"
 
@@ -293,21 +194,21 @@ def check(form: Form, endpoint: str, *, legacy: bool = False, today: dt.date | N
     if endpoint != "variation" and _gated(r, "quality", bool(spec.qualities), spec):
         quality = r.enum("quality", _ENUMS["quality"]) or quality
         if quality not in spec.qualities:
-            raise _enum_error("quality", quality, spec.qualities)
+            raise enum_error("quality", quality, spec.qualities)
     if "auto" in spec.qualities and (quality == "auto" or not r.given("quality")):
         quality = AUTO_QUALITY
 
     style = None
     if r.given("style"):
         if not spec.styles:
-            raise _unknown("style")
+            raise unknown("style")
         style = r.enum("style", spec.styles)
     if spec.styles and style is None:
         style = spec.styles[0]
     response_format = None
     if r.given("response_format"):
         if not spec.response_formats:
-            raise _unknown("response_format")
+            raise unknown("response_format")
         response_format = r.enum("response_format", spec.response_formats)
     if spec.response_formats and response_format is None:
         response_format = spec.response_formats[0]
@@ -316,31 +217,31 @@ def check(form: Form, endpoint: str, *, legacy: bool = False, today: dt.date | N
     if _gated(r, "output_format", bool(spec.output_formats), spec):
         fmt = r.enum("output_format", _ENUMS["output_format"]) or fmt
         if fmt not in spec.output_formats:
-            raise _enum_error("output_format", fmt, spec.output_formats)
+            raise enum_error("output_format", fmt, spec.output_formats)
     compression = None
     if _gated(r, "output_compression", spec.compression, spec):
         compression = r.int("output_compression", 0, 100)
         if fmt not in ("webp", "jpeg"):
-            raise _combo("output_compression", f"output_compression is only supported for the 'webp' and 'jpeg' "
+            raise combo("output_compression", f"output_compression is only supported for the 'webp' and 'jpeg' "
                          f"output formats, not '{fmt}'.")
     background = "auto"
     if _gated(r, "background", bool(spec.backgrounds), spec):
         background = r.enum("background", spec.backgrounds) or "auto"
         if background == "transparent" and fmt not in ("png", "webp"):
-            raise _combo("background", f"Transparent background requires output_format 'png' or 'webp', not '{fmt}'.")
+            raise combo("background", f"Transparent background requires output_format 'png' or 'webp', not '{fmt}'.")
     if endpoint == "generate" and _gated(r, "moderation", bool(spec.moderation), spec):
         r.enum("moderation", spec.moderation)
 
     stream = bool(r.bool("stream"))
     if stream and not spec.streaming:
-        raise _unsupported("stream", spec)
+        raise unsupported("stream", spec)
     if stream and fmt in ("gif", "svg"):
-        raise _combo("stream", f"{fmt.upper()} output does not support streaming.")
+        raise combo("stream", f"{fmt.upper()} output does not support streaming.")
     partial_images = 0
     if _gated(r, "partial_images", spec.streaming, spec):
         partial_images = r.int("partial_images", 0, spec.partial_images_max) or 0
         if not stream:
-            raise _combo("partial_images", "partial_images is only supported with stream=true.")
+            raise combo("partial_images", "partial_images is only supported with stream=true.")
 
     fidelity = None
     if endpoint == "edit" and r.given("input_fidelity"):
@@ -356,15 +257,15 @@ def check(form: Form, endpoint: str, *, legacy: bool = False, today: dt.date | N
     if _gated(r, "frame_count", gif, spec):
         frame_count = r.int("frame_count", 2, 16) or 9  # never 0: the minimum is 2
         if fmt != "gif":
-            raise _combo("frame_count", "frame_count is only supported with output_format=gif.")
+            raise combo("frame_count", "frame_count is only supported with output_format=gif.")
     if _gated(r, "frame_duration_ms", gif, spec):
         value = r.int("frame_duration_ms", 0)
         frame_ms = 200 if value is None else value
         if fmt != "gif":
-            raise _combo("frame_duration_ms", "frame_duration_ms is only supported with output_format=gif.")
+            raise combo("frame_duration_ms", "frame_duration_ms is only supported with output_format=gif.")
     svg_model = _svg(r, spec, fmt)
     if fmt == "svg" and n != 1:
-        raise _combo("n", "SVG generation requires n=1.")
+        raise combo("n", "SVG generation requires n=1.")
     r.str("user")
     safety = r.str("safety_identifier") or r.str("user") or None
 
@@ -373,9 +274,9 @@ def check(form: Form, endpoint: str, *, legacy: bool = False, today: dt.date | N
         mask = read_mask(form, spec, images[0])
         markup = read_markup(form, spec, images[0])
         if mask is not None and markup is not None:
-            raise _combo("markup", "markup cannot be combined with mask.")
+            raise combo("markup", "markup cannot be combined with mask.")
         if mask is not None and fmt == "gif":
-            raise _combo("mask", "GIF output does not support masks.")
+            raise combo("mask", "GIF output does not support masks.")
 
     width, height = _size(r, spec, prompt, images[0] if images else None)
     bg = "transparent" if background == "transparent" else "opaque"
@@ -391,17 +292,17 @@ def check(form: Form, endpoint: str, *, legacy: bool = False, today: dt.date | N
     return _with_fingerprint(job)
 
 
-def _svg(r: _Reader, spec: ModelSpec, fmt: str) -> str | None:
+def _svg(r: Reader, spec: ModelSpec, fmt: str) -> str | None:
     if not _gated(r, "svg", "svg" in spec.output_formats, spec):
         return None
     svg = r.values["svg"]
     if not isinstance(svg, dict):
         raise r._type_error("svg", "an object", svg)
     if fmt != "svg":
-        raise _combo("svg", "svg is only supported with output_format=svg.")
+        raise combo("svg", "svg is only supported with output_format=svg.")
     for key in svg:
         if key not in ("model", "reasoning"):
-            raise _unknown(f"svg.{key}")
+            raise unknown(f"svg.{key}")
     model = svg.get("model")
     if model is not None and not isinstance(model, str):
         raise r._type_error("svg.model", "a string", model)
@@ -411,10 +312,10 @@ def _svg(r: _Reader, spec: ModelSpec, fmt: str) -> str | None:
             raise r._type_error("svg.reasoning", "an object", reasoning)
         for key in reasoning:
             if key != "effort":
-                raise _unknown(f"svg.reasoning.{key}")
+                raise unknown(f"svg.reasoning.{key}")
         effort = reasoning.get("effort")
         if effort is not None and effort not in _EFFORTS:
-            raise _enum_error("svg.reasoning.effort", effort, _EFFORTS)
+            raise enum_error("svg.reasoning.effort", effort, _EFFORTS)
     return model
 
 
