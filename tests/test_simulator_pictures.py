@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import time
 import xml.etree.ElementTree as ET
@@ -16,7 +17,7 @@ from dalle_kit.simulator import Simulator, render
 
 @pytest.fixture(scope="module")
 def c():
-    return client(Simulator(seed=11), max_retries=0)
+    return client(Simulator(seed=11, today=dt.date(2026, 11, 23)), max_retries=0)  # gpt-image-1.5 shuts down Dec 1
 
 
 def gen(c, **kw):

@@ -10,7 +10,7 @@ import httpx2
 import openai
 import pytest
 from PIL import Image
-from simulator_fixtures import AUTH, client, decode, png, raw
+from simulator_fixtures import AUTH, client, decode, openapi_schemas, png, raw, spec_validate
 
 from dalle_kit import registry
 from dalle_kit.simulator import Simulator
@@ -263,8 +263,15 @@ def test_legacy_variations_served_with_fetchable_url(legacy):
     assert got.status_code == 200 and got.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(got.content)).size == (256, 256)
     assert resp.data[0].url != resp.data[1].url
+    spec_validate(resp.model_dump(exclude_none=True), "ImagesResponse", openapi_schemas())
     with httpx2.Client(transport=sim.transport()) as http:
         assert http.get("http://simulator.test/_simulator/files/nope.png").status_code == 403
+        real_clock = sim.clock
+        sim.clock = lambda: real_clock() + 3601  # URLs are valid for 60 minutes
+        try:
+            assert http.get(url).status_code == 403
+        finally:
+            sim.clock = real_clock
     err = error_of(lambda: variation(c, model="dall-e-2", image=("a.png", png((256, 128)), "image/png")))
     assert err.code == "invalid_image_file"
 
@@ -275,6 +282,7 @@ def test_legacy_dalle3(legacy):
                              size="1792x1024")
     assert resp.data[0].url and resp.data[0].revised_prompt.startswith("a lighthouse")
     assert resp.size is None and resp.usage is None  # DALL·E answers carried only data
+    spec_validate(resp.model_dump(exclude_none=True), "ImagesResponse", openapi_schemas())
     b64 = c.images.generate(model="dall-e-3", prompt="x", response_format="b64_json")
     assert decode(b64.data[0].b64_json).size == (1024, 1024)
     for kw, code, param in (({"n": 2}, "integer_above_max_value", "n"), ({"quality": "low"}, "invalid_value", "quality"),

@@ -66,7 +66,7 @@ def sync_round(c: openai.OpenAI) -> None:
                          image=[("a.png", png((1024, 1024)), "image/png"), ("b.png", png((64, 64)), "image/png")])
     check_response(edit, "1024x1024")
     models = c.models.list().data
-    assert {m.id for m in models} >= {"gpt-image-2", "gpt-image-1.5"}
+    assert {m.id for m in models} >= {"gpt-image-2", "gpt-image-2.5-flare", "gpt-image-2.6-sunburst"}
     for m in models:
         Model.model_validate(m.model_dump())
 

@@ -78,6 +78,7 @@ class Core:
         self.moderation_words = {w.lower(): (stage, list(cats)) for w, (stage, cats) in words.items()}
         self._lock = threading.Lock()
         self._files: OrderedDict[str, tuple[bytes, str, float]] = OrderedDict()
+        self.clock = time.monotonic  # for URL expiry; tests may replace it
         self.reset_stats()
 
     # -- counters -------------------------------------------------------------------------------------
@@ -183,7 +184,7 @@ class Core:
     def _file(self, name: str) -> Reply:
         with self._lock:
             entry = self._files.get(name)
-        if entry is None or time.monotonic() > entry[2]:
+        if entry is None or self.clock() > entry[2]:
             return Reply(403, {"content-type": "text/plain"},
                          b"This simulated image URL has expired or never existed (URLs are valid for 60 minutes).")
         return Reply(200, {"content-type": entry[1], "cache-control": "private, max-age=3600"}, entry[0])
@@ -274,7 +275,7 @@ class Core:
     def _store(self, origin: str, job: Job, index: int, blob: bytes) -> str:
         name = hashlib.sha256(f"{self.seed}:{job.fingerprint}:{index}:{time.time_ns()}".encode()).hexdigest()[:32]
         name += ".png"
-        expires = time.monotonic() + URL_TTL
+        expires = self.clock() + URL_TTL
         with self._lock:
             self._files[name] = (blob, "image/png", expires)
             while len(self._files) > 256:
