@@ -57,6 +57,18 @@ STYLES: tuple[tuple[str, tuple[str, ...], RGB, RGB, tuple[RGB, ...]], ...] = (
      ((30, 30, 30), (230, 80, 60), (60, 60, 60), (200, 200, 200))),
     ("pixel", ("pixel art", "8-bit", "16-bit", "voxel"), (40, 40, 90), (100, 60, 140),
      ((250, 200, 50), (60, 200, 90), (230, 70, 70), (90, 170, 250))),
+    ("photo", ("photorealistic", "photograph", "photo", "cinematic", "realistic", "dslr"), (190, 200, 205),
+     (95, 85, 70), ((150, 120, 90), (70, 90, 110), (200, 180, 150), (60, 60, 55))),
+    ("anime", ("anime", "manga", "ghibli", "cel shaded"), (150, 210, 255), (255, 225, 235),
+     ((255, 120, 150), (80, 160, 255), (255, 250, 250), (120, 210, 120))),
+    ("sketch", ("sketch", "pencil", "charcoal", "line art", "ink drawing"), (252, 250, 245), (225, 222, 215),
+     ((60, 60, 60), (120, 120, 120), (30, 30, 30), (170, 170, 170))),
+    ("clay", ("3d render", "claymation", "clay", "isometric", "low poly"), (230, 215, 250), (190, 230, 220),
+     ((255, 140, 110), (110, 140, 255), (255, 210, 90), (120, 220, 170))),
+    ("glass", ("stained glass", "mosaic", "jewel"), (30, 30, 60), (10, 60, 60),
+     ((200, 20, 60), (20, 90, 200), (240, 180, 20), (30, 160, 80))),
+    ("ukiyoe", ("ukiyo-e", "woodblock", "japanese print"), (240, 228, 200), (40, 60, 100),
+     ((30, 50, 110), (200, 60, 50), (230, 210, 170), (60, 100, 140))),
 )
 _STYLE_RE = [(name, re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b"), top, bottom, accents)
              for name, words, top, bottom, accents in STYLES]
