@@ -102,6 +102,9 @@ def test_any_key_is_accepted_and_never_echoed(sim):
     ({"model": "gpt-image-2.6-flare", "output_format": "gif", "frame_count": 17}, 400, "integer_above_max_value",
      "frame_count"),
     ({"model": "gpt-image-2.6-flare", "svg": {"model": "m"}}, 400, "invalid_value", "svg"),
+    ({"model": "gpt-image-2.6-flare", "output_format": "svg", "svg": {}}, 400, "missing_required_parameter",
+     "svg.model"),
+    ({"extra_body": {"n": 2.0}}, 400, "invalid_type", "n"),
     ({"extra_body": {"n": "two"}}, 400, "invalid_type", "n"),
 ])
 def test_generation_errors(c, kw, status, code, param):
@@ -171,6 +174,7 @@ def mask(size, alpha=True, hole=(0, 0, 8, 8)) -> bytes:
     ({"image": [("a.png", png((64, 64)), "image/png")] * 17}, "array_above_max_length", "image"),
     ({"mask": ("m.png", mask((1024, 1024), alpha=False), "image/png")}, "invalid_image_file", "mask"),
     ({"mask": ("m.png", mask((512, 512)), "image/png")}, "invalid_image_file", "mask"),
+    ({"mask": ("m.png", png((1024, 1024)), "image/png")}, "invalid_image_file", "mask"),  # nothing transparent
     ({"mask": ("m.jpg", mask((1024, 1024)), "image/jpeg")}, "unsupported_file_mimetype", "mask"),
     ({"markup": ("k.png", mask((1024, 1024)), "image/png")}, "unsupported_parameter", "markup"),  # gpt-image-2
     ({"model": "gpt-image-2.5-flare", "markup": ("k.png", mask((1024, 1024)), "image/png"),

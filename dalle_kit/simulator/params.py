@@ -80,8 +80,6 @@ class Reader:
                 value = int(value.strip())
             except ValueError:
                 raise self._type_error(name, "an integer", value) from None
-        if isinstance(value, float) and value.is_integer() and not self.multipart:
-            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self._type_error(name, "an integer", value)
         if lo is not None and value < lo:

@@ -304,7 +304,10 @@ def _svg(r: Reader, spec: ModelSpec, fmt: str) -> str | None:
         if key not in ("model", "reasoning"):
             raise unknown(f"svg.{key}")
     model = svg.get("model")
-    if model is not None and not isinstance(model, str):
+    if model is None:
+        raise ApiError(400, "Missing required parameter: 'svg.model'.", param="svg.model",
+                       code="missing_required_parameter")
+    if not isinstance(model, str):
         raise r._type_error("svg.model", "a string", model)
     reasoning = svg.get("reasoning")
     if reasoning is not None:

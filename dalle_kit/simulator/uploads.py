@@ -143,7 +143,8 @@ def _single(form: Form, name: str) -> Upload | None:
 
 
 def read_mask(form: Form, spec: ModelSpec, first: InputImage) -> InputImage | None:
-    """The mask: a PNG under ``spec.mask_max_bytes`` with an alpha channel, the size of the first image."""
+    """The mask: a PNG under ``spec.mask_max_bytes`` with an alpha channel, some alpha-0 pixels, the first image's
+    size."""
     upload = _single(form, "mask")
     if upload is None:
         return None
@@ -154,6 +155,9 @@ def read_mask(form: Form, spec: ModelSpec, first: InputImage) -> InputImage | No
     if not mask.has_alpha_channel:
         raise _file_error("mask", "Invalid mask image: the mask must be a PNG with an alpha channel; its fully "
                           "transparent areas (alpha 0) mark where the image is edited.")
+    if mask.image.getchannel("A").getextrema()[0] != 0:
+        raise _file_error("mask", "Invalid mask image: no pixel is fully transparent (alpha 0), so nothing would "
+                          "be edited.")
     if mask.image.size != first.image.size:
         raise _file_error("mask", f"Invalid mask image: the mask is {mask.image.width}x{mask.image.height} but the "
                           f"image is {first.image.width}x{first.image.height}; they must have the same dimensions.")
