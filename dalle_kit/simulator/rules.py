@@ -1,8 +1,9 @@
 """The API's rules, enforced from the model registry's data with the simulator's own code.
 
 :func:`check` turns a parsed body into a :class:`Job` or raises :class:`~.forms.ApiError` with the status and
-error body the real API uses. Checks run in a fixed order (unknown parameters, model, prompt, n, input images,
-then the other parameters roughly in the SDK's docstring order, then mask and markup, then size), so the first problem found is the one reported.
+error body the real API uses. Checks run in a fixed order, the same as dalle_kit's client-side validator: unknown parameters, model, prompt,
+n, size, quality, stream and partial_images, output settings (format, compression, background, GIF, SVG),
+complexity, moderation, input_fidelity, style, response_format, identifiers, then the files, so the first problem found is the one reported.
 
 Error codes: ``unknown_parameter`` (not a parameter of the endpoint, and ``response_format``/``style`` sent to a
 GPT image model, as observed), ``unsupported_parameter`` (a parameter the chosen model lacks), ``invalid_type``,
@@ -134,7 +135,8 @@ def _prompt(r: Reader, spec: ModelSpec) -> str:
     return prompt
 
 
-def _size(r: Reader, spec: ModelSpec, prompt: str, first: InputImage | None) -> tuple[int, int]:
+def _size_value(r: Reader, spec: ModelSpec) -> str:
+    """The requested size, lower-cased, once the model's size rule accepts it."""
     raw = r.str("size")
     rule = spec.sizes
     size = (raw if raw is not None else ("auto" if rule.auto else "1024x1024")).strip().lower()
@@ -144,8 +146,14 @@ def _size(r: Reader, spec: ModelSpec, prompt: str, first: InputImage | None) -> 
             raise ApiError(400, f"Invalid size '{raw}'. {problem[0].upper()}{problem[1:]}.",
                            type="image_generation_user_error", param="size", code="invalid_value")
         raise enum_error("size", raw, rule.fixed + (("auto",) if rule.auto else ()))
+    return size
+
+
+def _resolve_size(size: str, spec: ModelSpec, prompt: str, first: InputImage | None) -> tuple[int, int]:
+    """Width and height; ``auto`` follows the first input image, else portrait/landscape words in the prompt."""
     if size != "auto":
         return parse_size(size)  # type: ignore[return-value]
+    rule = spec.sizes
     if first is not None:
         w, h = first.image.size
         if rule.problem(f"{w}x{h}") is None:
@@ -185,10 +193,7 @@ def check(form: Form, endpoint: str, *, legacy: bool = False, today: dt.date | N
 
     prompt = _prompt(r, spec) if endpoint != "variation" else ""
     n = r.int("n", 1, spec.n_max) or 1
-
-    images: tuple[InputImage, ...] = ()
-    if endpoint != "generate":
-        images = read_images(form, spec, endpoint)
+    size = _size_value(r, spec)
 
     quality = spec.qualities[0] if spec.qualities else "standard"
     if endpoint != "variation" and _gated(r, "quality", bool(spec.qualities), spec):
@@ -198,6 +203,55 @@ def check(form: Form, endpoint: str, *, legacy: bool = False, today: dt.date | N
     if "auto" in spec.qualities and (quality == "auto" or not r.given("quality")):
         quality = AUTO_QUALITY
 
+    stream = bool(r.bool("stream"))
+    if stream and not spec.streaming:
+        raise unsupported("stream", spec)
+    partial_images = 0
+    if _gated(r, "partial_images", spec.streaming, spec):
+        if not stream:
+            raise combo("partial_images", "partial_images is only supported with stream=true.")
+        partial_images = r.int("partial_images", 0, spec.partial_images_max) or 0
+
+    fmt = "png"
+    if _gated(r, "output_format", bool(spec.output_formats), spec):
+        fmt = r.enum("output_format", _ENUMS["output_format"]) or fmt
+        if fmt not in spec.output_formats:
+            raise enum_error("output_format", fmt, spec.output_formats)
+    compression = None
+    if _gated(r, "output_compression", spec.compression, spec):
+        if fmt not in ("webp", "jpeg"):
+            raise combo("output_compression", f"output_compression is only supported for the 'webp' and 'jpeg' "
+                        f"output formats, not '{fmt}'.")
+        compression = r.int("output_compression", 0, 100)
+    background = "auto"
+    if _gated(r, "background", bool(spec.backgrounds), spec):
+        background = r.enum("background", spec.backgrounds) or "auto"
+        if background == "transparent" and fmt not in ("png", "webp"):
+            raise combo("background", f"Transparent background requires output_format 'png' or 'webp', not '{fmt}'.")
+
+    gif = "gif" in spec.output_formats
+    for name in ("frame_count", "frame_duration_ms"):
+        if _gated(r, name, gif, spec) and fmt != "gif":
+            raise combo(name, f"{name} is only supported with output_format=gif.")
+    frame_count = r.int("frame_count", 2, 16) or 9  # never 0: the minimum is 2
+    value = r.int("frame_duration_ms", 0)
+    frame_ms = 200 if value is None else value
+    svg_model = _svg(r, spec, fmt)
+    if fmt == "svg" and n != 1:
+        raise combo("n", "SVG generation requires n=1.")
+    if stream and fmt in ("gif", "svg"):
+        raise combo("stream", f"{fmt.upper()} output does not support streaming.")
+    complexity = r.enum("complexity", _ENUMS["complexity"]) if _gated(r, "complexity", spec.complexity, spec) else None
+    if endpoint == "generate" and _gated(r, "moderation", bool(spec.moderation), spec):
+        r.enum("moderation", spec.moderation)
+
+    fidelity = None
+    if endpoint == "edit" and r.given("input_fidelity"):
+        if not spec.input_fidelity:
+            raise ApiError(400, f"The model '{spec.id}' does not support the 'input_fidelity' parameter.",
+                           type="image_generation_user_error", param="input_fidelity",
+                           code="invalid_input_fidelity_model")
+        fidelity = r.enum("input_fidelity", spec.input_fidelity)
     style = None
     if r.given("style"):
         if not spec.styles:
@@ -212,73 +266,23 @@ def check(form: Form, endpoint: str, *, legacy: bool = False, today: dt.date | N
         response_format = r.enum("response_format", spec.response_formats)
     if spec.response_formats and response_format is None:
         response_format = spec.response_formats[0]
+    identifier, user = r.str("safety_identifier"), r.str("user")
+    safety = identifier or user or None
 
-    fmt = "png"
-    if _gated(r, "output_format", bool(spec.output_formats), spec):
-        fmt = r.enum("output_format", _ENUMS["output_format"]) or fmt
-        if fmt not in spec.output_formats:
-            raise enum_error("output_format", fmt, spec.output_formats)
-    compression = None
-    if _gated(r, "output_compression", spec.compression, spec):
-        compression = r.int("output_compression", 0, 100)
-        if fmt not in ("webp", "jpeg"):
-            raise combo("output_compression", f"output_compression is only supported for the 'webp' and 'jpeg' "
-                         f"output formats, not '{fmt}'.")
-    background = "auto"
-    if _gated(r, "background", bool(spec.backgrounds), spec):
-        background = r.enum("background", spec.backgrounds) or "auto"
-        if background == "transparent" and fmt not in ("png", "webp"):
-            raise combo("background", f"Transparent background requires output_format 'png' or 'webp', not '{fmt}'.")
-    if endpoint == "generate" and _gated(r, "moderation", bool(spec.moderation), spec):
-        r.enum("moderation", spec.moderation)
-
-    stream = bool(r.bool("stream"))
-    if stream and not spec.streaming:
-        raise unsupported("stream", spec)
-    if stream and fmt in ("gif", "svg"):
-        raise combo("stream", f"{fmt.upper()} output does not support streaming.")
-    partial_images = 0
-    if _gated(r, "partial_images", spec.streaming, spec):
-        partial_images = r.int("partial_images", 0, spec.partial_images_max) or 0
-        if not stream:
-            raise combo("partial_images", "partial_images is only supported with stream=true.")
-
-    fidelity = None
-    if endpoint == "edit" and r.given("input_fidelity"):
-        if not spec.input_fidelity:
-            raise ApiError(400, f"The model '{spec.id}' does not support the 'input_fidelity' parameter.",
-                           type="image_generation_user_error", param="input_fidelity",
-                           code="invalid_input_fidelity_model")
-        fidelity = r.enum("input_fidelity", spec.input_fidelity)
-    complexity = r.enum("complexity", _ENUMS["complexity"]) if _gated(r, "complexity", spec.complexity, spec) else None
-
-    gif = "gif" in spec.output_formats
-    frame_count, frame_ms = 9, 200
-    if _gated(r, "frame_count", gif, spec):
-        frame_count = r.int("frame_count", 2, 16) or 9  # never 0: the minimum is 2
-        if fmt != "gif":
-            raise combo("frame_count", "frame_count is only supported with output_format=gif.")
-    if _gated(r, "frame_duration_ms", gif, spec):
-        value = r.int("frame_duration_ms", 0)
-        frame_ms = 200 if value is None else value
-        if fmt != "gif":
-            raise combo("frame_duration_ms", "frame_duration_ms is only supported with output_format=gif.")
-    svg_model = _svg(r, spec, fmt)
-    if fmt == "svg" and n != 1:
-        raise combo("n", "SVG generation requires n=1.")
-    r.str("user")
-    safety = r.str("safety_identifier") or r.str("user") or None
-
+    images: tuple[InputImage, ...] = ()
     mask = markup = None
+    if endpoint != "generate":
+        images = read_images(form, spec, endpoint)
     if endpoint == "edit":
+        sent = {u.field for u in form.uploads} | set(form.values)
+        if "mask" in sent and "markup" in sent:
+            raise combo("markup", "markup cannot be combined with mask.")
+        if "mask" in sent and spec.mask and fmt == "gif":
+            raise combo("mask", "GIF output does not support masks.")
         mask = read_mask(form, spec, images[0])
         markup = read_markup(form, spec, images[0])
-        if mask is not None and markup is not None:
-            raise combo("markup", "markup cannot be combined with mask.")
-        if mask is not None and fmt == "gif":
-            raise combo("mask", "GIF output does not support masks.")
 
-    width, height = _size(r, spec, prompt, images[0] if images else None)
+    width, height = _resolve_size(size, spec, prompt, images[0] if images else None)
     bg = "transparent" if background == "transparent" else "opaque"
     if endpoint == "edit" and background == "auto" and images and images[0].has_transparency:
         bg = "transparent" if fmt in ("png", "webp") else "opaque"
