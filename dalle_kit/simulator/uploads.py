@@ -114,10 +114,10 @@ def read_images(form: Form, spec: ModelSpec, endpoint: str) -> tuple[InputImage,
         raise ApiError(400, f"Invalid 'image': array too long. Expected an array with maximum length {limit}, but "
                        f"got an array with length {len(uploads)} instead.", param="image",
                        code="array_above_max_length")
-    single = len(uploads) == 1 and uploads[0].field == "image"
     out = []
     for i, upload in enumerate(uploads):
-        param = "image" if single else (f"images[{i}]" if upload.field == "images[]" else f"image[{i}]")
+        prefix = "images" if upload.field == "images[]" else "image"
+        param = prefix if len(uploads) == 1 else f"{prefix}[{i}]"
         img = _decode(upload, param, spec.input_mimetypes, spec.max_input_bytes, i + 1)
         if spec.sizes.square_only and img.image.width != img.image.height:
             raise _file_error(param, "Invalid input image - the image must be square.")
