@@ -205,3 +205,53 @@ def test_any_base_url_works():
         c = openai.OpenAI(api_key="k", base_url=base, http_client=httpx2.Client(transport=sim.transport()))
         assert c.images.generate(model="gpt-image-2", prompt="x", quality="low").data
     assert sim.stats()["by_endpoint"]["POST /v1/images/generations"]["200"] == 3
+
+
+# -- property: whatever the simulator accepts, it answers in shapes the SDK and the spec accept -------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PROPERTY_SIM = Simulator(seed=2)
+_PROPERTY_CLIENT = client(_PROPERTY_SIM, max_retries=0)
+
+
+@st.composite
+def generation_requests(draw):
+    model = draw(st.sampled_from(["gpt-image-2", "gpt-image-2.5-flare", "gpt-image-2.6-sunburst"]))
+    kw = {"model": model, "prompt": draw(st.text(min_size=1, max_size=60).filter(str.strip)),
+          "size": draw(st.sampled_from(["auto", "1024x1024", "1536x864", "1024x640", "768x1152"])),
+          "quality": draw(st.sampled_from(["low", "medium", "auto", "high", "xhigh", "max"])),
+          "output_format": draw(st.sampled_from(["png", "webp", "jpeg", "gif", "svg"])),
+          "n": draw(st.integers(1, 2)), "stream": draw(st.booleans())}
+    if kw["output_format"] in ("webp", "jpeg") and draw(st.booleans()):
+        kw["output_compression"] = draw(st.integers(0, 100))
+    if draw(st.booleans()):
+        kw["background"] = draw(st.sampled_from(["transparent", "opaque", "auto"]))
+    if kw["stream"] and draw(st.booleans()):
+        kw["partial_images"] = draw(st.integers(0, 3))
+    if kw["output_format"] == "svg":
+        kw["svg"] = {"model": "author"}
+    return kw
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(generation_requests())
+def test_every_accepted_answer_validates(kw):
+    verdict = _PROPERTY_SIM.validate("generate", json=kw)
+    if verdict is not None:
+        with pytest.raises(openai.APIStatusError) as info:
+            result = _PROPERTY_CLIENT.images.generate(**kw)
+            list(result) if kw.get("stream") else result
+        assert (info.value.status_code, info.value.body) == (verdict.status, verdict.body()["error"])
+        return
+    result = _PROPERTY_CLIENT.images.generate(**kw)
+    if kw["stream"]:
+        events = list(result)
+        assert len(events) == kw["n"] * (kw.get("partial_images", 0) + 1)
+        for event in events:
+            check_event(event)
+        return
+    body = result.model_dump(exclude_none=True)
+    spec_validate(body, "ImagesResponse", SCHEMAS)
+    assert len(result.data) == kw["n"] and result.output_format == kw["output_format"]
+    assert result.quality in ("low", "medium", "high", "xhigh", "max")
