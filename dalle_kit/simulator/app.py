@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 import threading
 import time
@@ -25,6 +26,7 @@ from .forms import ApiError, parse_body
 from .rules import Job, check, served
 
 __all__ = ["Reply", "Core", "DEFAULT_MODERATION_WORDS"]
+_log = logging.getLogger(__name__)
 
 #: Trigger words (case-insensitive, anywhere in the prompt) -> (moderation stage, categories).
 DEFAULT_MODERATION_WORDS: Mapping[str, tuple[str, list[str]]] = {
@@ -127,7 +129,12 @@ class Core:
             if m and (name in ("stats", "reset", "file") or not path.startswith("/_simulator")):
                 if verb != method.upper():
                     continue
-                reply = self._route(name, m, method, headers, body, origin, request_id, label)
+                try:
+                    reply = self._route(name, m, method, headers, body, origin, request_id, label)
+                except Exception as exc:  # noqa: BLE001 - a simulator bug answers 500, like a server would
+                    _log.exception("simulator failed on %s %s", method, label)
+                    reply = self._error(ApiError(500, f"The simulator failed: {type(exc).__name__}: {exc}",
+                                                 type="server_error"), request_id)
                 break
         else:
             label = "other"
