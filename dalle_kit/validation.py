@@ -197,7 +197,7 @@ def validate(endpoint: str, *, lenient: bool = False, today: dt.date | None = No
     out: dict[str, Any] = {}
     if endpoint != "variation":
         prompt = p.get("prompt")
-        if not isinstance(prompt, str) or not prompt.strip():
+        if not isinstance(prompt, str) or not prompt:
             raise _refuse("prompt", prompt, f"1 to {spec.prompt_max} characters", "is required",
                           "describe the image you want")
         if len(prompt) > spec.prompt_max:

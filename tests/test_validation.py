@@ -68,7 +68,7 @@ INVALID = [
     ("generate", dict(prompt="cat", model="gpt-imag-2"), "model"),
     ("generate", dict(prompt="cat", model=""), "model"),
     ("generate", dict(prompt="", model=G25), "prompt"),
-    ("generate", dict(prompt="   ", model=G25), "prompt"),
+    ("generate", dict(prompt=None, model=G25), "prompt"),
     ("generate", dict(prompt="x" * 32_001, model=G25), "prompt"),
     ("generate", dict(prompt="cat", model=G25, n=0), "n"),
     ("generate", dict(prompt="cat", model=G25, n=11), "n"),
