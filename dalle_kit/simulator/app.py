@@ -239,9 +239,9 @@ class Core:
         verdict = self._moderation(job)
         created = int(time.time())
         if verdict and (verdict[0] != "output" or not job.stream):
-            err = self._blocked(job, verdict, request_id)
-            return Reply(err.status, {"content-type": "application/json"},
-                         json.dumps(err.body(), separators=(",", ":")).encode(), delay=delay)
+            reply = self._error(self._blocked(job, verdict, request_id), request_id)
+            reply.delay = delay
+            return reply
         if job.stream:
             blocked = self._blocked(job, verdict, request_id).body()["error"] if verdict else None
             self._count_kind("generated", job.n if not blocked else 0)
@@ -255,9 +255,9 @@ class Core:
             urls = [self._store(origin, job, i, blob) for i, blob in enumerate(files)]
         payload = output.images_response(job, files, created, urls)
         ms = int((time.perf_counter() - started) * 1000)
-        return _json(200, payload, {"openai-processing-ms": str(ms)}) if not delay else \
-            Reply(200, {"content-type": "application/json", "openai-processing-ms": str(ms)},
-                  json.dumps(payload, separators=(",", ":")).encode(), delay=delay)
+        reply = _json(200, payload, {"openai-processing-ms": str(ms)})
+        reply.delay = delay
+        return reply
 
     def _count_kind(self, kind: str, amount: int = 1) -> None:
         with self._lock:
