@@ -141,3 +141,32 @@ def test_kit_repr_and_offline_notice(capsys):
     kit = Kit()
     assert "offline simulator" in capsys.readouterr().err
     assert repr(kit).startswith("Kit(backend='simulator'")
+
+
+def test_bare_bytes_fail_at_the_api_but_kit_names_the_upload(kit):
+    """The SDK sends bare bytes as application/octet-stream, which the API refuses; Kit sends name and MIME."""
+    raw = kit._client.images
+    with pytest.raises(openai.BadRequestError) as info:
+        raw.edit(image=png_bytes((1024, 1024)), prompt="add a hat", model="gpt-image-2.5-flare")
+    assert info.value.code == "unsupported_file_mimetype"
+    assert kit.edit(png_bytes((1024, 1024)), "add a hat", quality="low").pil.size == (1024, 1024)
+
+
+def test_notes_for_billing_and_verification():
+    import httpx2
+
+    from dalle_kit.api_errors import note_for
+
+    request = httpx2.Request("POST", "https://api.openai.com/v1/images/generations")
+
+    def error(cls, status, body):
+        return cls(f"Error code: {status} - {body['message']}", body=body,
+                   response=httpx2.Response(status, request=request, json={"error": body}))
+
+    billing = error(openai.BadRequestError, 400, {"message": "Billing hard limit has been reached", "param": None,
+                                                  "type": "invalid_request_error", "code": "billing_hard_limit_reached"})
+    verify = error(openai.PermissionDeniedError, 403, {"message": "Your organization must be verified to use the "
+                                                       "model `gpt-image-2`.", "type": "invalid_request_error",
+                                                       "param": None, "code": None})
+    assert "billing" in note_for(billing) and "Verify Organization" in note_for(verify)
+    assert note_for(error(openai.BadRequestError, 400, {"message": "Invalid size", "code": "invalid_value"})) is None
