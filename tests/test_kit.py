@@ -170,3 +170,9 @@ def test_notes_for_billing_and_verification():
                                                        "param": None, "code": None})
     assert "billing" in note_for(billing) and "Verify Organization" in note_for(verify)
     assert note_for(error(openai.BadRequestError, 400, {"message": "Invalid size", "code": "invalid_value"})) is None
+
+
+def test_streamed_edit_yields_edit_previews(kit):
+    items = list(kit.edit(png_bytes((1024, 1024)), "add a hat", stream=True, partial_images=1, quality="low"))
+    assert [i.partial for i in items] == [0, None] and items[-1].request.endpoint == "edit"
+    assert items[-1].usage["input_tokens_details"]["image_tokens"] > 0
