@@ -30,10 +30,18 @@ Options of :class:`Simulator` (all keyword-only):
 - ``partial_delay``: seconds before each streamed event.
 - ``today``: the date that decides which models are retired (default: the real date).
 
+Besides ``transport()`` / ``async_transport()``: ``stats()`` and ``reset_stats()`` (also ``GET /_simulator/stats`` and
+``POST /_simulator/reset``), and ``validate(endpoint, json=... | data=..., files=...)``, which checks a request
+with the same parser and rules but draws nothing (returns None or the :class:`ApiError` it would answer).
+
 Choices where the real API's behaviour is unknown: ``size="auto"`` gives 1024x1536 for prompts with
 portrait/vertical/tall/poster, 1536x1024 for landscape/panorama/wide/banner, else 1024x1024 (edits: the first
 image's size when the model accepts it, else the standard size nearest its aspect); ``quality="auto"`` is
 answered as ``medium``; ``background="auto"`` as ``opaque`` (edits of a transparent image: ``transparent``).
+A missing key is 401 with the API's "You didn't provide an API key" body (``code: null``); any non-empty
+``Bearer`` key is accepted and never echoed. Variations are refused like any model/endpoint mismatch: 400
+``invalid_value`` on ``model`` for current models, 404 ``model_not_found`` for the retired ``dall-e-2`` (the
+default there). Model-dependent refusals use ``unsupported_parameter``; error codes are listed in :mod:`.rules`.
 """
 
 from __future__ import annotations
