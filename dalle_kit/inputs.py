@@ -17,7 +17,7 @@ from .errors import InvalidRequest
 from .registry import ModelSpec
 from .request import Upload
 
-__all__ = ["to_upload", "to_uploads", "check_images", "check_mask", "check_markup"]
+__all__ = ["to_upload", "to_uploads", "check_images", "check_mask", "check_markup", "has_alpha"]
 
 _MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif", "MPO": "image/jpeg"}
 _EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
@@ -59,7 +59,7 @@ def to_upload(obj: Any, param: str = "image") -> Upload:
     try:
         with Image.open(io.BytesIO(data)) as img:
             fmt, size, mode = img.format or "", img.size, img.mode
-            has_alpha = mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+            alpha = mode in ("RGBA", "LA", "PA") or "transparency" in img.info
     except (UnidentifiedImageError, OSError) as exc:
         raise InvalidRequest(f"{param}: the bytes are not an image Pillow can read ({exc}); "
                              "pass a PNG, JPEG or WebP file", param=param, value=f"{len(data)} bytes",
@@ -68,7 +68,7 @@ def to_upload(obj: Any, param: str = "image") -> Upload:
     stem = os.path.splitext(name)[0] if name else param.replace("[", "-").rstrip("]")
     filename = f"{stem}.{_EXT.get(mimetype, fmt.lower())}"
     return Upload(name=filename, mimetype=mimetype, data=data, width=size[0], height=size[1],
-                  mode=mode + ("+alpha" if has_alpha and mode not in ("RGBA", "LA", "PA") else ""))
+                  mode=mode + ("+alpha" if alpha and mode not in ("RGBA", "LA", "PA") else ""))
 
 
 def to_uploads(obj: Any, param: str = "image") -> tuple[Upload, ...]:
@@ -83,7 +83,7 @@ def to_uploads(obj: Any, param: str = "image") -> tuple[Upload, ...]:
     return (to_upload(obj, param),)
 
 
-def _has_alpha(upload: Upload) -> bool:
+def has_alpha(upload: Upload) -> bool:
     return upload.mode in ("RGBA", "LA", "PA") or upload.mode.endswith("+alpha")
 
 
@@ -130,7 +130,7 @@ def check_mask(mask: Upload, first: Upload, spec: ModelSpec) -> None:
         raise InvalidRequest(
             f"mask: {mask.width}x{mask.height} does not match the image's {first.width}x{first.height}; "
             "resize it with mask.resize(image.size)", param="mask", value=mask.size, allowed=first.size)
-    if not _has_alpha(mask):
+    if not has_alpha(mask):
         raise InvalidRequest(
             f"mask: has no alpha channel (mode {mask.mode}); the API edits where alpha is 0, it does not read "
             f"black and white. Convert it with dalle_kit.masks.from_bw(img, edit='white') or {fix}",
@@ -142,7 +142,7 @@ def check_mask(mask: Upload, first: Upload, spec: ModelSpec) -> None:
 
 def check_markup(markup: Upload, first: Upload) -> None:
     """A PNG of the first image's size with transparent pixels (the drawing goes over the image)."""
-    if markup.mimetype != "image/png" or not _has_alpha(markup):
+    if markup.mimetype != "image/png" or not has_alpha(markup):
         raise InvalidRequest("markup: must be a transparent PNG (RGBA) drawn over the first image",
                              param="markup", value=f"{markup.mimetype} {markup.mode}", allowed="RGBA PNG")
     if markup.size != first.size:

@@ -127,6 +127,7 @@ class ModelSpec:
     returns_url: bool
     revised_prompt: bool
     usage: bool
+    alpha_without_mask: bool = False  # an edit without a mask needs an image with transparency (DALL·E 2)
     sources: Mapping[str, str] = field(default_factory=dict)
     choices: Mapping[str, str] = field(default_factory=dict)
 
@@ -374,7 +375,9 @@ _SPECS = _SPECS + (
         max_input_images=1,
         max_input_bytes=4 * MB,
         input_mimetypes=("image/png",),
-        sources={"sizes": "OLD-SDK: 256x256, 512x512, 1024x1024", "n_max": "OLD-SDK `n`: 1 to 10", "qualities": "OLD-SDK: 'standard is the only option'",
+        alpha_without_mask=True,
+        sources={"alpha_without_mask": "OLD-SDK edit `image`: 'If mask is not provided, image must have transparency'",
+                 "sizes": "OLD-SDK: 256x256, 512x512, 1024x1024", "n_max": "OLD-SDK `n`: 1 to 10", "qualities": "OLD-SDK: 'standard is the only option'",
                  "prompt_max": "OLD-SDK: 1000 characters for dall-e-2",
                  "max_input_images": "OLD-SDK edit: one square PNG under 4MB",
                  "replacement": "MODEL-PAGE dall-e-2: 'deprecated and removed'; SDK: 'a GPT image model'"},

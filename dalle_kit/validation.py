@@ -13,7 +13,7 @@ from typing import Any
 
 from . import registry
 from .errors import InvalidRequest, closest
-from .inputs import check_images, check_markup, check_mask, to_uploads
+from .inputs import check_images, check_markup, check_mask, has_alpha, to_uploads
 from .registry import ModelSpec
 from .request import Request
 
@@ -139,15 +139,13 @@ def _output(out: dict[str, Any], p: dict[str, Any], spec: ModelSpec, endpoint: s
     if "frame_count" in p:
         out["frame_count"] = _integer("frame_count", p["frame_count"], 2, 16, spec)
     if "frame_duration_ms" in p:
-        out["frame_duration_ms"] = _integer("frame_duration_ms", p["frame_duration_ms"], 10, 655_350, spec)
+        # The API rounds to 10 ms and caps each frame at 655,350 ms rather than refusing larger values.
+        out["frame_duration_ms"] = _integer("frame_duration_ms", p["frame_duration_ms"], 0, 2**31 - 1, spec)
     if "svg" in p:
         svg = p["svg"]
         if fmt != "svg":
             raise _refuse("svg", svg, ("svg",), "applies only to SVG output", "set output_format='svg'")
-        if not isinstance(svg, Mapping) or not isinstance(svg.get("model"), str):
-            raise _refuse("svg", svg, "{'model': str, 'reasoning': {'effort': ...}}",
-                          "must be a dict with an author 'model'")
-        out["svg"] = dict(svg)
+        out["svg"] = _svg(svg)
     if fmt == "svg" and out.get("n", 1) != 1:
         raise _refuse("n", out["n"], (1,), "must be 1 for SVG output")
     if fmt in ("gif", "svg") and p.get("stream"):
@@ -155,6 +153,28 @@ def _output(out: dict[str, Any], p: dict[str, Any], spec: ModelSpec, endpoint: s
     if "complexity" in p:
         levels = ("low", "medium", "high") if spec.complexity else ()
         out["complexity"] = _choice("complexity", p["complexity"], levels, spec)
+
+
+_SVG_SHAPE = "{'model': str, 'reasoning': {'effort': ...}}"
+_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+
+
+def _svg(svg: Any) -> dict[str, Any]:
+    """The SVG author settings: a dict with a ``model`` and optionally ``reasoning.effort``."""
+    if not isinstance(svg, Mapping) or not isinstance(svg.get("model"), str):
+        raise _refuse("svg", svg, _SVG_SHAPE, "must be a dict with an author 'model'")
+    extra = set(svg) - {"model", "reasoning"}
+    reasoning = svg.get("reasoning")
+    if reasoning is not None:
+        if not isinstance(reasoning, Mapping):
+            raise _refuse("svg", svg, _SVG_SHAPE, "has a 'reasoning' that is not a dict")
+        extra |= {f"reasoning.{k}" for k in set(reasoning) - {"effort"}}
+        if "effort" in reasoning and reasoning["effort"] not in _EFFORTS:
+            raise _refuse("svg", svg, _EFFORTS, f"has reasoning effort {reasoning['effort']!r}; "
+                          f"use one of {_join(_EFFORTS)}")
+    if extra:
+        raise _refuse("svg", svg, _SVG_SHAPE, f"has unknown keys: {_join(sorted(extra))}")
+    return dict(svg)
 
 
 def _streaming(out: dict[str, Any], p: dict[str, Any], spec: ModelSpec) -> None:
@@ -241,6 +261,10 @@ def _with_images(endpoint: str, spec: ModelSpec, model: str, out: dict[str, Any]
                       "pass a path, PIL image or bytes")
     images = to_uploads(p["image"], "image")
     check_images(images, spec, endpoint)
+    if spec.alpha_without_mask and endpoint == "edit" and "mask" not in p and not has_alpha(images[0]):
+        raise _refuse("image", "<image without alpha>", "RGBA or LA PNG",
+                      f"{spec.id} edits where the image is transparent, and this one has no alpha channel",
+                      "pass a mask, or erase the area to edit in the image")
     mask = markup = None
     if "mask" in p and "markup" in p:
         raise _refuse("markup", "<image>", "mask or markup", "cannot be combined with mask", "send one of the two")

@@ -100,6 +100,10 @@ OPTIONAL = {
     "response_format": st.sampled_from(["url", "b64_json"]),
     "complexity": st.sampled_from(["low", "high", "extreme"]),
     "frame_count": st.one_of(st.integers(2, 16), st.integers(0, 20)),
+    "frame_duration_ms": st.integers(-10, 700_000),
+    "svg": st.sampled_from([{"model": "gpt-5"}, {"model": "gpt-5", "reasoning": {"effort": "high"}},
+                            {"model": "gpt-5", "x": 1}, {"reasoning": {"effort": "low"}},
+                            {"model": "gpt-5", "reasoning": {"effort": "huge"}}, {"model": "gpt-5", "reasoning": {"y": 1}}]),
     "safety_identifier": st.sampled_from(["user-123"]),
 }
 GENERATE_ONLY = {"moderation": st.sampled_from(["low", "auto", "high"]), "style": st.sampled_from(["vivid", "natural"])}

@@ -102,6 +102,8 @@ INVALID = [
     ("generate", dict(prompt="cat", model="gpt-image-2.6-sunburst", output_format="svg", n=2), "n"),
     ("generate", dict(prompt="cat", model="gpt-image-2.6-sunburst", output_format="gif", stream=True), "stream"),
     ("generate", dict(prompt="cat", model=G25, safety_identifier=42), "safety_identifier"),
+    ("generate", dict(prompt="cat", model="gpt-image-2.6-sunburst", output_format="svg", svg={"model": "m", "x": 1}),
+     "svg"),
     ("edit", dict(prompt="cat", model=G25, image=IMG, moderation="low"), "moderation"),
     ("edit", dict(prompt="cat", model=G25), "image"),
     ("edit", dict(prompt="cat", model=G25, image=b"not an image"), "image"),
@@ -234,3 +236,12 @@ def test_no_warnings_for_current_models():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         validate("generate", prompt="cat", model="gpt-image-2.6-flare", size="1536x864", quality="max")
+
+
+def test_dalle2_edit_without_mask_needs_transparency_on_a_lenient_host():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(InvalidRequest) as info:
+            validate("edit", prompt="cat", model="dall-e-2", image=IMG, lenient=True)
+        assert info.value.param == "image" and "mask" in str(info.value)
+        assert validate("edit", prompt="cat", model="dall-e-2", image=RGBA, lenient=True).images[0].size == (64, 64)

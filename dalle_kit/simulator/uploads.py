@@ -122,7 +122,7 @@ def read_images(form: Form, spec: ModelSpec, endpoint: str) -> tuple[InputImage,
         if spec.sizes.square_only and img.image.width != img.image.height:
             raise _file_error(param, "Invalid input image - the image must be square.")
         out.append(img)
-    if spec.family == "dall-e" and endpoint == "edit" and not form.values.get("mask") and \
+    if spec.alpha_without_mask and endpoint == "edit" and not form.values.get("mask") and \
             not any(u.field == "mask" for u in form.uploads) and not out[0].has_alpha_channel:
         raise _file_error("image", "Invalid input image - format must be in ['RGBA', 'LA', 'L'], got RGB.")
     return tuple(out)
