@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 
 import httpx2
 import openai
 import pytest
+from simulator_fixtures import Served
 
 from dalle_kit import Kit, read_metadata
 from dalle_kit.api_errors import annotate
@@ -18,31 +15,12 @@ from dalle_kit.api_errors import annotate
 FAKE_KEY = "sk-test-" + "Zq7" * 14  # shaped like a real key, obviously fake
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def served():
-    """``dalle-kit serve`` on a free loopback port; yields (base_url, process)."""
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "dalle_kit", "serve", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx2.get(base + "/_simulator/stats", timeout=0.5)
-            break
-        except httpx2.TransportError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("the simulator did not start: " + (process.stdout.read() if process.stdout else ""))
-    yield base + "/v1", process
-    process.terminate()
-    process.wait(timeout=10)
+def served(tmp_path):
+    """``dalle-kit serve`` on a free loopback port, stopped after the test."""
+    server = Served(tmp_path)
+    yield server
+    server.stop()
 
 
 def _files_text(root) -> str:
@@ -55,8 +33,7 @@ def _files_text(root) -> str:
 
 
 def test_key_stays_out_of_everything_on_a_live_style_host(served, tmp_path):
-    base_url, process = served
-    kit = Kit(api_key=FAKE_KEY, base_url=base_url, home=tmp_path / "home")
+    kit = Kit(api_key=FAKE_KEY, base_url=served.url, home=tmp_path / "home")
     assert kit.backend == "127.0.0.1" and not kit.offline
     result = kit.generate("a white siamese cat", quality="low", size="1024x1024")
     saved = result.save(tmp_path / "cat.png")
@@ -65,8 +42,8 @@ def test_key_stays_out_of_everything_on_a_live_style_host(served, tmp_path):
     texts = [repr(kit), str(kit.__dict__.keys()), repr(result), result._repr_html_(), str(result.info()),
              str(read_metadata(saved)), str(info.value), repr(info.value), "\n".join(info.value.__notes__),
              str(info.value.body), _files_text(tmp_path)]
-    process.terminate()
-    log = process.communicate(timeout=10)[0]
+    served.stop()
+    log = served.log.read_text() + served.err.read_text()
     assert "POST /v1/images/generations" in log  # the log is real, and it is keyless
     for text in texts + [log]:
         assert FAKE_KEY not in text and FAKE_KEY[8:] not in text

@@ -64,13 +64,14 @@ AUTH = {"Authorization": "Bearer sk-test"}
 
 
 class Served:
-    """``python -m dalle_kit.simulator --port 0`` in a subprocess; ``url`` is its /v1 base URL."""
+    """``python -m dalle_kit serve --port 0`` (the ``dalle-kit serve`` command) in a subprocess; ``url`` is its
+    /v1 base URL."""
 
     def __init__(self, tmp: Path, *args: str) -> None:
         self.log = tmp / f"served-{time.monotonic_ns()}.log"
         self.err = tmp / f"served-{time.monotonic_ns()}.err"
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "dalle_kit.simulator", "--port", "0", *args],
+        self.proc = subprocess.Popen([sys.executable, "-m", "dalle_kit", "serve", "--port", "0", *args],
                                      stdout=self.log.open("wb"), stderr=self.err.open("wb"), env=env, cwd=REPO)
         deadline = time.monotonic() + 20
         port = None
