@@ -41,7 +41,8 @@ class Kit:
         api_key: the key; else ``OPENAI_API_KEY``; with neither, the offline simulator is used.
         base_url: else ``OPENAI_BASE_URL``; any OpenAI-compatible host or proxy. On a non-OpenAI host, retired
             and unknown models pass with a warning, since such providers may still serve them.
-        offline: force the simulator (True) or the network (False); default: offline when there is no key.
+        offline: force the simulator (True) or the network (False); default: offline when there is no key or
+            a ``simulator`` is given.
         model: the model used when a call names none.
         home: the store folder; else ``DALLE_KIT_HOME``; else the user data folder.
         simulator: a configured ``dalle_kit.simulator.Simulator`` (latency, faults, legacy mode) for offline use.
@@ -53,11 +54,13 @@ class Kit:
                  max_retries: int = 2, timeout: float | None = None, quiet: bool = False) -> None:
         key = api_key or os.environ.get("OPENAI_API_KEY") or None
         base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-        self.offline = key is None if offline is None else offline
+        self.offline = (key is None or simulator is not None) if offline is None else offline
         self.model = model
         self.store = Store(home)
         self.simulator = None
         if self.offline:
+            reason = ("offline=True" if offline else "a simulator was given" if simulator is not None
+                      else "no OPENAI_API_KEY is set")
             if simulator is None:
                 from .simulator import Simulator
 
@@ -69,7 +72,6 @@ class Kit:
             self.backend = "simulator"
             self.lenient = bool(getattr(self.simulator, "legacy", False))
             if not quiet:
-                reason = "no OPENAI_API_KEY is set" if offline is None else "offline=True"
                 print(f"dalle_kit: {reason}, so images come from the offline simulator "
                       "(drawn locally, marked SIMULATED).", file=sys.stderr)
         else:

@@ -176,3 +176,14 @@ def test_streamed_edit_yields_edit_previews(kit):
     items = list(kit.edit(png_bytes((1024, 1024)), "add a hat", stream=True, partial_images=1, quality="low"))
     assert [i.partial for i in items] == [0, None] and items[-1].request.endpoint == "edit"
     assert items[-1].usage["input_tokens_details"]["image_tokens"] > 0
+
+
+def test_configuration_resolves_argument_then_environment(monkeypatch, capsys):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://images.example.org/v1")
+    online = Kit()
+    assert not online.offline and online.backend == "images.example.org" and online.lenient
+    assert Kit(base_url="https://api.openai.com/v1").backend == "openai"
+    assert Kit(simulator=Simulator(seed=3)).offline  # a simulator given means offline, key or not
+    assert "a simulator was given" in capsys.readouterr().err
+    assert Kit(offline=True, quiet=True).backend == "simulator"
