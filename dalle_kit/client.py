@@ -94,8 +94,14 @@ class Kit:
     # -- requests -------------------------------------------------------------------------------------------
 
     def request(self, endpoint: str, **params: Any) -> Request:
-        """The validated request a call would send (nothing is sent)."""
+        """The validated request a call would send (nothing is sent).
+
+        ``prompt`` may be a string or anything with ``render(model)`` (a ``dalle_kit.prompts.Prompt``).
+        """
         params.setdefault("model", self.model)
+        prompt = params.get("prompt")
+        if prompt is not None and not isinstance(prompt, str) and hasattr(prompt, "render"):
+            params["prompt"] = prompt.render(model=params["model"])
         return validate(endpoint, lenient=self.lenient, **params)
 
     def _vary_request(self, image: Any, n: int, prompt: str | None, params: dict[str, Any]) -> Request:
@@ -136,7 +142,7 @@ class Kit:
             for event in self._call(self._client, request):
                 yield collector.from_event(event)
 
-    def generate(self, prompt: str, **params: Any) -> Any:
+    def generate(self, prompt: Any, **params: Any) -> Any:
         """Generate images. Returns an ``ImageResult`` (an ``ImageSet`` when ``n > 1``).
 
         With ``stream=True`` (and ``partial_images=0..3``) it returns an iterator that yields previews
