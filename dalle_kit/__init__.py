@@ -17,9 +17,11 @@ _EXPORTS = {
     "InvalidRequest": "errors",
     "Kit": "client",
     "ModelSpec": "registry",
+    "Prompt": "prompts",
     "Request": "request",
     "Simulator": "simulator",
     "Store": "store",
+    "expand": "prompts",
     "models": "catalog",
     "read_metadata": "metadata",
     "validate": "validation",
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from .client import Kit
     from .errors import DalleKitError, InvalidRequest
     from .metadata import read_metadata
+    from .prompts import Prompt, expand
     from .registry import ModelSpec
     from .request import Request
     from .results import ImageResult, ImageSet

@@ -165,10 +165,16 @@ class ImageResult:
 
 
 class ImageSet(Sequence[ImageResult]):
-    """The images of one request with ``n > 1``: a sequence of ``ImageResult`` that shows as a row."""
+    """Several images (one request with ``n > 1``, or results put side by side): they show as a row.
 
-    def __init__(self, results: Sequence[ImageResult]) -> None:
+    ``labels`` (one per image) are shown above the thumbnails, e.g. the preset or style each one used.
+    """
+
+    def __init__(self, results: Sequence[ImageResult], labels: Sequence[str] | None = None) -> None:
         self._results = tuple(results)
+        if labels is not None and len(labels) != len(self._results):
+            raise ValueError(f"{len(labels)} labels for {len(self._results)} images")
+        self.labels = tuple(labels) if labels is not None else None
 
     @overload
     def __getitem__(self, index: int) -> ImageResult: ...
@@ -176,7 +182,7 @@ class ImageSet(Sequence[ImageResult]):
     def __getitem__(self, index: slice) -> ImageSet: ...
     def __getitem__(self, index: int | slice) -> ImageResult | ImageSet:
         if isinstance(index, slice):
-            return ImageSet(self._results[index])
+            return ImageSet(self._results[index], self.labels[index] if self.labels else None)
         return self._results[index]
 
     def __len__(self) -> int:
@@ -194,8 +200,12 @@ class ImageSet(Sequence[ImageResult]):
         return [r.save(folder) for r in self._results]
 
     def _repr_html_(self) -> str:
-        return '<div style="display:flex;flex-wrap:wrap;gap:6px">' + "".join(
-            r._repr_html_() for r in self._results) + "</div>"
+        labels = self.labels or ("",) * len(self._results)
+        cells = []
+        for label, result in zip(labels, self._results):
+            head = f"<div style='font:bold 13px sans-serif'>{html.escape(label)}</div>" if label else ""
+            cells.append(f"<div>{head}{result._repr_html_()}</div>")
+        return '<div style="display:flex;flex-wrap:wrap;gap:6px">' + "".join(cells) + "</div>"
 
     def __repr__(self) -> str:
         return f"ImageSet({len(self)} images: {self._results[0].caption() if self._results else ''!r})"

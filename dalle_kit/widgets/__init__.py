@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_EXPORTS: dict[str, str] = {}
+_EXPORTS: dict[str, str] = {
+    "PromptWidget": "prompt",
+}
 
 __all__ = sorted(_EXPORTS)
 
