@@ -101,3 +101,17 @@ def test_kit_takes_a_prompt_and_renders_it_for_the_model():
     assert result.prompt == str(CAT.preset("cinematic"))
     variant = expand("a {animal}", animal=["cat"])[0]
     assert isinstance(variant, Variant) and kit.generate(variant, quality="low").prompt == "a cat"
+
+
+def test_four_presets_look_different_on_the_simulator():
+    """The notebook's side-by-side: same subject (with a scene word, 'sea'), four presets, four palettes."""
+    from PIL import ImageStat
+
+    kit = Kit(offline=True, quiet=True)
+    subject = Prompt("a lighthouse on a cliff above the sea")
+    means = []
+    for name in ("realistic", "artistic", "cinematic", "minimalist"):
+        image = kit.generate(subject.preset(name), size="1024x1024", quality="low").pil.convert("RGB")
+        means.append(ImageStat.Stat(image).mean)
+    gaps = [sum(abs(a - b) for a, b in zip(means[i], means[j])) for i in range(4) for j in range(i + 1, 4)]
+    assert min(gaps) > 30, gaps

@@ -78,6 +78,8 @@ STYLES: tuple[tuple[str, tuple[str, ...], RGB, RGB, tuple[RGB, ...]], ...] = (
     ("ukiyoe", ("ukiyo-e", "woodblock", "japanese print"), (240, 228, 200), (40, 60, 100),
      ((30, 50, 110), (200, 60, 50), (230, 210, 170), (60, 100, 140))),
 )
+#: Palettes named after what is in the picture; any medium or look in the prompt wins over them.
+SCENES = frozenset({"sunset", "forest", "ocean", "winter", "fire"})
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -112,15 +114,20 @@ def _hsv(h: float, s: float, v: float) -> RGB:
 
 
 def palette_for(prompt: str) -> tuple[str, RGB, RGB, tuple[RGB, ...]]:
-    """(style name, top colour, bottom colour, accents) for a prompt; a hue from the prompt when no word matches."""
+    """(style name, top colour, bottom colour, accents) for a prompt; a hue from the prompt when no word matches.
+
+    The earliest medium or look word wins (watercolor, cinematic ...); scene words (sea, snow ...) count only
+    when there is none, so the same subject in different styles looks different.
+    """
     low = prompt.lower()
-    best: tuple[int, tuple[str, RGB, RGB, tuple[RGB, ...]]] | None = None
+    best: tuple[int, int, tuple[str, RGB, RGB, tuple[RGB, ...]]] | None = None
     for name, regex, top, bottom, accents in _STYLE_RE:
         m = regex.search(low)
-        if m and (best is None or m.start() < best[0]):
-            best = (m.start(), (name, top, bottom, accents))
+        rank = (name in SCENES, m.start()) if m else None  # a medium or look beats a scene word
+        if rank and (best is None or rank < best[:2]):
+            best = (*rank, (name, top, bottom, accents))
     if best:
-        return best[1]
+        return best[2]
     hue = (sum(map(ord, low)) * 0.6180339) % 1.0
     return ("default", _hsv(hue, 0.25, 0.97), _hsv(hue + 0.08, 0.55, 0.55),
             tuple(_hsv(hue + d, 0.65, 0.85) for d in (0.0, 0.33, 0.5, 0.75)))
