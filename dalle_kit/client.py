@@ -139,7 +139,7 @@ class Kit:
     def _stream(self, request: Request) -> Iterator[ImageResult]:
         collector = self._collector(request)
         with annotate(self._client.api_key):
-            for event in self._call(self._client, request):
+            for event in collector.start_stream(self._call(self._client, request)):
                 yield collector.from_event(event)
 
     def generate(self, prompt: Any, **params: Any) -> Any:
@@ -181,7 +181,7 @@ class Kit:
     async def _astream(self, request: Request) -> AsyncIterator[ImageResult]:
         collector = self._collector(request)
         with annotate(self._client.api_key):
-            async for event in await self._call(self._aclient, request):
+            async for event in collector.start_stream(await self._call(self._aclient, request)):
                 yield collector.from_event(event)
 
     async def agenerate(self, prompt: str, **params: Any) -> Any:

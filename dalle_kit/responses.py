@@ -48,6 +48,7 @@ class Collector:
     started: float = dataclasses.field(default_factory=time.perf_counter)
     first_preview: float | None = None
     count: int = 0
+    request_id: str | None = None  # for streams, from the response headers
 
     def _result(self, data: bytes, *, kind: str = "image", partial: int | None = None, **fields: Any) -> ImageResult:
         fmt, width, height = _sniff(data, fields.pop("size_hint", None))
@@ -73,10 +74,16 @@ class Collector:
             raise ValueError("the API answered without images")
         return results[0] if len(results) == 1 else ImageSet(results)
 
+    def start_stream(self, stream: Any) -> Any:
+        """Note the stream's request id (from its HTTP response) and hand the stream back."""
+        response = getattr(stream, "response", None)
+        self.request_id = response.headers.get("x-request-id") if response is not None else None
+        return stream
+
     def from_event(self, event: Any) -> ImageResult:
         """A streamed preview (``*.partial_image``) or a final image (``*.completed``)."""
         data = base64.b64decode(event.b64_json)
-        common = {"created": event.created_at, "size_hint": event.size}
+        common = {"created": event.created_at, "size_hint": event.size, "request_id": self.request_id}
         if event.type.endswith("partial_image"):
             if self.first_preview is None:
                 self.first_preview = time.perf_counter() - self.started

@@ -75,6 +75,7 @@ def test_streaming_yields_previews_then_the_image(kit):
     items = list(kit.generate(CAT, stream=True, partial_images=2, size="1024x1024", quality="low"))
     assert [i.partial for i in items] == [0, 1, None]
     final = items[-1]
+    assert final.request_id and final.request_id.startswith("req_")
     assert final.usage and final.timings["first_preview"] <= final.timings["total"]
     assert final.stored_at.read_bytes() == final.bytes
     assert len(kit.store.history(kind="partial")) == 2
@@ -90,7 +91,7 @@ def test_async_twins(kit):
 
     one, events, edited = asyncio.run(main())
     assert one.pil.size == (1024, 1024)
-    assert [e.partial for e in events] == [0, None]
+    assert [e.partial for e in events] == [0, None] and events[-1].request_id
     assert edited.request.endpoint == "edit"
 
 
