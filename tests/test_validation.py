@@ -7,6 +7,7 @@ import io
 import warnings
 
 import httpx2
+import openai
 import pytest
 from conftest import mask_bytes, png_bytes
 from PIL import Image
@@ -153,7 +154,7 @@ def test_mask_over_4mb_is_refused():
 def test_nothing_invalid_reaches_the_transport():
     backend = CountingBackend()
     kit = Kit(offline=True, simulator=backend, quiet=True, max_retries=0)
-    for endpoint, params, param in INVALID:
+    for endpoint, params, _param in INVALID:
         call = {"generate": kit.generate, "edit": kit.edit}.get(endpoint)
         if endpoint == "edit" and "image" not in params:
             call = None
@@ -164,7 +165,7 @@ def test_nothing_invalid_reaches_the_transport():
                 call(**params)
     assert backend.count == 0
     # The counter is live: a valid request does reach it (and fails there, as the stand-in answers 500).
-    with pytest.raises(Exception):
+    with pytest.raises(openai.InternalServerError):
         kit.generate("a cat", model=G25)
     assert backend.count == 1
 
