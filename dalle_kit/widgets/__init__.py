@@ -10,6 +10,7 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
+    "MaskPainter": "painter",
     "PromptWidget": "prompt",
 }
 

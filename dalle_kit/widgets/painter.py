@@ -1,0 +1,218 @@
+"""``MaskPainter``: paint the area to edit over a picture in the notebook; ``.mask`` is ready for ``Kit.edit``.
+
+The brush runs in the browser (``painter.js``); after each stroke only the finished edit area comes back, as a
+PNG. Every control has a Python twin built on :mod:`dalle_kit.masks` (``add_stroke``, ``add_rect``,
+``add_ellipse``, ``add_polygon``, ``undo``, ``clear``, ``invert``, ``set_mask``), so Run All, tests and Voilà
+can draw without a browser. The picture is shown scaled; strokes are mapped to image pixels, and brush sizes
+are in image pixels.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import pathlib
+from collections.abc import Sequence
+from typing import Any
+
+import anywidget
+import traitlets as t
+from PIL import Image, ImageColor, ImageOps
+
+from .. import masks
+from ..masks import Box, Point
+
+__all__ = ["MaskPainter"]
+
+TOOLS = ("brush", "eraser", "rect", "ellipse")
+
+
+def _data_url(img: Image.Image, fmt: str = "PNG", **options: Any) -> str:
+    buffer = io.BytesIO()
+    img.save(buffer, format=fmt, **options)
+    return f"data:image/{fmt.lower()};base64,{base64.b64encode(buffer.getvalue()).decode()}"
+
+
+def _decode(url: str) -> Image.Image:
+    data = base64.b64decode(url.partition(",")[2])
+    with Image.open(io.BytesIO(data)) as img:
+        return img.convert("RGBA")
+
+
+def _picture(image: Any) -> Image.Image:
+    """A path, bytes, file object, PIL image or ``ImageResult`` as an upright RGB(A) PIL image."""
+    img = getattr(image, "pil", image)
+    img = ImageOps.exif_transpose(masks._open(img, "image"))
+    return img if img.mode in ("RGB", "RGBA") else img.convert("RGBA" if "A" in img.getbands() else "RGB")
+
+
+class MaskPainter(anywidget.AnyWidget):
+    """Paint where to edit; ``painter.mask`` is an RGBA mask of the picture's exact size (alpha 0 = edit).
+
+    Args:
+        image: the picture (path, bytes, PIL image or ``ImageResult``); EXIF orientation is applied.
+        brush_size: brush diameter in image pixels (default: 1/20 of the shorter side).
+        display_width: shown width in screen pixels (never wider than the cell).
+        history: how many steps ``undo`` can go back.
+    """
+
+    _esm = pathlib.Path(__file__).with_name("painter.js")
+    _css = pathlib.Path(__file__).with_name("painter.css")
+
+    image_url = t.Unicode("").tag(sync=True)
+    width = t.Int(0).tag(sync=True)
+    height = t.Int(0).tag(sync=True)
+    area_url = t.Unicode("").tag(sync=True)
+    tool = t.Enum(TOOLS, default_value="brush").tag(sync=True)
+    brush_size = t.Int(40).tag(sync=True)
+    display_width = t.Int(640).tag(sync=True)
+    color = t.Unicode("#ff2878").tag(sync=True)
+    opacity = t.Float(0.5).tag(sync=True)
+    status = t.Unicode("").tag(sync=True)
+    can_undo = t.Bool(False).tag(sync=True)
+    revision = t.Int(0).tag(sync=True)
+
+    def __init__(self, image: Any, *, brush_size: int | None = None, display_width: int = 640,
+                 history: int = 50, **kwargs: Any) -> None:
+        picture = _picture(image)
+        shown = picture.copy()
+        shown.thumbnail((1600, 1600))
+        has_alpha = "A" in shown.getbands()
+        url = _data_url(shown) if has_alpha else _data_url(shown.convert("RGB"), "JPEG", quality=88)
+        size = brush_size or max(4, min(picture.size) // 20)
+        super().__init__(image_url=url, width=picture.width, height=picture.height, brush_size=size,
+                         display_width=display_width, **kwargs)
+        self._image = picture
+        self._alpha = Image.new("L", picture.size, 255)
+        self._undo: list[Image.Image] = []
+        self._history = history
+        self._sent = ""
+        self.observe(self._from_browser, names="area_url")
+        self.on_msg(self._on_message)
+        self._show()
+
+    # -- what you get -------------------------------------------------------------------------------------
+
+    @property
+    def image(self) -> Image.Image:
+        """The picture (upright, full size)."""
+        return self._image.copy()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._image.size
+
+    @property
+    def mask(self) -> Image.Image:
+        """The mask for ``Kit.edit``: RGBA, the picture's size, alpha 0 where painted."""
+        mask = masks.blank(self.size)
+        mask.putalpha(self._alpha)
+        return mask
+
+    @property
+    def empty(self) -> bool:
+        """True while nothing is painted."""
+        return self._alpha.getextrema()[0] > 0
+
+    def preview(self, max_side: int = 768) -> Image.Image:
+        """A static picture of the painted area over the image (it stays in a saved notebook)."""
+        img = masks.overlay(self._image, self.mask, color=ImageColor.getrgb(self.color)[:3], opacity=self.opacity)
+        img.thumbnail((max_side, max_side))
+        return img
+
+    # -- Python twins of the controls ------------------------------------------------------------------------
+
+    def add_stroke(self, points: Sequence[Point], size: float | None = None, *, erase: bool = False) -> None:
+        """A brush stroke through ``points`` (image pixels), ``size`` pixels wide; ``erase=True`` is the eraser."""
+        self._push(masks.brush(self.size, points, size or self.brush_size, base=self.mask, erase=erase))
+
+    def add_rect(self, box: Box, *, erase: bool = False) -> None:
+        """The rectangle tool: ``box`` is ``(left, top, right, bottom)`` in image pixels."""
+        self._push(masks.rectangle(self.size, box, base=self.mask, erase=erase))
+
+    def add_ellipse(self, box: Box, *, erase: bool = False) -> None:
+        """The ellipse tool: the ellipse inscribed in ``box``."""
+        self._push(masks.ellipse(self.size, box, base=self.mask, erase=erase))
+
+    def add_polygon(self, points: Sequence[Point], *, erase: bool = False) -> None:
+        """A filled polygon (no button: for code and for masks from outlines)."""
+        self._push(masks.polygon(self.size, points, base=self.mask, erase=erase))
+
+    def set_mask(self, mask: Image.Image) -> None:
+        """Replace the painted area with ``mask`` (RGBA, the picture's size), e.g. one from ``dalle_kit.masks``."""
+        if mask.size != self.size:
+            raise ValueError(f"mask is {mask.size[0]}x{mask.size[1]}, the picture {self.size[0]}x{self.size[1]}; "
+                             "use dalle_kit.masks.prepare to fit it")
+        if "A" not in mask.getbands():
+            raise ValueError(f"mask has no alpha (mode {mask.mode}); convert it with "
+                             "dalle_kit.masks.from_bw(img, edit='white') or edit='black'")
+        self._push(mask.convert("RGBA"))
+
+    def undo(self) -> None:
+        """Go back one step (a stroke, a shape, clear or invert); does nothing at the start."""
+        if self._undo:
+            self._alpha = self._undo.pop()
+            self._show()
+
+    def clear(self) -> None:
+        """Nothing painted (undo brings it back)."""
+        self._push(masks.blank(self.size))
+
+    def invert(self) -> None:
+        """Edit everything except what is painted."""
+        self._push(masks.invert(self.mask))
+
+    # -- plumbing --------------------------------------------------------------------------------------------
+
+    def _push(self, mask: Image.Image) -> None:
+        self._undo = (self._undo + [self._alpha])[-self._history:]
+        self._alpha = mask.getchannel("A")
+        self._show()
+
+    def _show(self) -> None:
+        """Send the painted area to the browser (alpha = edit area) and update the status line."""
+        area = Image.new("LA", self.size, 255)
+        area.putalpha(ImageOps.invert(self._alpha))
+        self._sent = _data_url(area)
+        share = masks.coverage(self.mask)
+        self.set_trait("area_url", self._sent)
+        self.can_undo = bool(self._undo)
+        self.status = (f"{share:.1%} of {self.size[0]}x{self.size[1]} to edit" if share
+                       else f"nothing painted yet ({self.size[0]}x{self.size[1]})")
+        self.revision += 1
+
+    def _from_browser(self, change: dict[str, Any]) -> None:
+        """A finished stroke from the browser: its whole edit area, anti-aliased edges cut at half alpha."""
+        if change["new"] == self._sent:
+            return  # our own picture coming back
+        area = _decode(change["new"]).getchannel("A")
+        if area.size != self.size:
+            area = area.resize(self.size, Image.Resampling.NEAREST)
+        binary = area.point(lambda a: 255 if a >= 128 else 0)
+        self._undo = (self._undo + [self._alpha])[-self._history:]
+        self._alpha = ImageOps.invert(binary)
+        self._sent = change["new"]
+        self.can_undo = True
+        share = masks.coverage(self.mask)
+        self.status = f"{share:.1%} of {self.size[0]}x{self.size[1]} to edit"
+        self.revision += 1
+
+    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        action = {"undo": self.undo, "clear": self.clear, "invert": self.invert}.get(content.get("event", ""))
+        if action is not None:
+            action()
+
+    def __repr__(self) -> str:
+        return f"MaskPainter({self.size[0]}x{self.size[1]}, {masks.coverage(self.mask):.1%} to edit)"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The live widget, plus a PNG preview for viewers without a kernel (GitHub, nbviewer, exports)."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        buffer = io.BytesIO()
+        self.preview(512).save(buffer, format="PNG")
+        data["image/png"] = base64.b64encode(buffer.getvalue()).decode()
+        return data, metadata
+
