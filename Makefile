@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test bench clean
+.PHONY: setup chromium lab test bench clean
 
 $(STAMP): pyproject.toml
 	@$(PY) -c 'import ensurepip' 2>/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q python3-venv; } \
@@ -17,10 +17,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The browser tests (tests/browser) drive JupyterLab in Debian's Chromium; `playwright install` cannot fetch one here.
+chromium:
+	@[ -x /usr/bin/chromium ] || { [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q chromium; } \
+	  || { echo "Chromium is missing: apt-get install chromium (as root), or run pytest -m 'not browser'" >&2; exit 1; }
+
 lab: setup
 	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
 
-test: setup
+test: setup chromium
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
 bench: setup
