@@ -33,7 +33,8 @@ from .registry import ModelSpec
 
 __all__ = [
     "blank", "rectangle", "ellipse", "polygon", "brush", "boxes", "from_bw", "from_area", "edit_area",
-    "invert", "grow", "shrink", "feather", "overlay", "composite", "coverage", "check", "prepare",
+    "invert", "grow", "shrink", "feather", "overlay", "composite", "changed_outside", "coverage", "check",
+    "prepare",
 ]
 
 SizeLike = tuple[int, int] | Image.Image
@@ -280,6 +281,16 @@ def composite(original: Image.Image, edited: Image.Image, mask: Image.Image) -> 
                          "ask for the edit at the original's size")
     mode = "RGBA" if "A" in original.getbands() or "A" in edited.getbands() else "RGB"
     return Image.composite(original.convert(mode), edited.convert(mode), _alpha(mask))
+
+
+def changed_outside(original: Image.Image, edited: Image.Image, mask: Image.Image) -> int:
+    """How many pixels the edit changed where the mask keeps the picture (alpha above 0); 0 is a clean edit."""
+    if not original.size == edited.size == mask.size:
+        raise ValueError(f"sizes differ: original {original.size}, edited {edited.size}, mask {mask.size}")
+    before = np.asarray(original.convert("RGBA"), dtype=np.int16)
+    after = np.asarray(edited.convert("RGBA"), dtype=np.int16)
+    kept = np.asarray(_alpha(mask)) > 0
+    return int(((before != after).any(axis=-1) & kept).sum())
 
 
 # -- checks before sending ------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def test_every_public_mask_function_has_a_golden_case():
                "shrink", "feather", "overlay", "composite", "prepare"}
     names = " ".join(CASES)
     assert all(name in names for name in covered)
-    untested = set(masks.__all__) - covered - {"from_area", "edit_area", "coverage", "check"}
+    untested = set(masks.__all__) - covered - {"from_area", "edit_area", "coverage", "check", "changed_outside"}
     assert not untested, f"golden case missing for {untested}"
 
 
@@ -247,14 +247,18 @@ def test_masked_edit_changes_no_pixel_outside_the_painted_area(kit, refs):
     result = kit.edit(images if refs else photo, "a river of lava", mask=mask, quality="low")
     changed = changed_pixels(photo, result.pil)
     inside = edited(mask)
-    assert int((changed & ~inside).sum()) == 0
+    assert int((changed & ~inside).sum()) == 0 == masks.changed_outside(photo, result.pil, mask)
     assert changed[inside].mean() > 0.9
 
 
 def test_an_edit_without_mask_may_change_everything(kit):
     # The control for the test above: the measurement does see changes outside when there is no mask.
     photo = picture((1024, 1024))
-    assert changed_pixels(photo, kit.edit(photo, "a river of lava", quality="low").pil).mean() > 0.5
+    result = kit.edit(photo, "a river of lava", quality="low")
+    assert changed_pixels(photo, result.pil).mean() > 0.5
+    mask = masks.rectangle(photo, (0, 0, 512, 1024))
+    assert masks.changed_outside(photo, result.pil, mask) == changed_pixels(photo, result.pil)[:, 512:].sum() > 0
+    assert masks.changed_outside(photo, masks.composite(photo, result.pil, mask), mask) == 0
 
 
 WIDE = Image.new("RGB", (1536, 1024), (40, 110, 190))
