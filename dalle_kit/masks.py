@@ -106,13 +106,13 @@ def _px(value: float) -> int:
 
 def _window(size: tuple[int, int], x0: float, y0: float, x1: float, y1: float
             ) -> tuple[slice, slice, np.ndarray, np.ndarray] | None:
-    """Rows, columns and pixel-centre coordinates of the pixels whose centres may lie in ``[x0, x1] x [y0, y1]``."""
+    """Rows, columns and pixel-centre coordinates (a row and a column) of the pixels in ``[x0, x1] x [y0, y1]``."""
     c0, c1 = max(0, math.floor(x0)), min(size[0], math.ceil(x1) + 1)
     r0, r1 = max(0, math.floor(y0)), min(size[1], math.ceil(y1) + 1)
     if c0 >= c1 or r0 >= r1:
         return None
-    ys, xs = np.mgrid[r0:r1, c0:c1] + 0.5
-    return slice(r0, r1), slice(c0, c1), xs, ys
+    ys, xs = np.ogrid[r0:r1, c0:c1]  # a column and a row: expressions broadcast to the window
+    return slice(r0, r1), slice(c0, c1), xs + 0.5, ys + 0.5
 
 
 def _stroke(size: tuple[int, int], pts: list[tuple[float, float]], r: float) -> Image.Image:
