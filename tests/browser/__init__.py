@@ -1,1 +1,1 @@
-"""Browser tests (JupyterLab + Chromium through Playwright); a package so its conftest does not shadow tests/conftest.py."""
+"""Browser tests: JupyterLab + Chromium through Playwright. A package, so its conftest keeps its own name."""
