@@ -3,7 +3,9 @@ same mask the Python twins draw; tools and buttons work; Python's changes show o
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -43,7 +45,16 @@ NOTEBOOKS = {"painter.ipynb": nbformat.v4.new_notebook(
         nbformat.v4.new_code_cell(f"{name} = saving(MaskPainter(picture({size}), brush_size={brush}, "
                                   f"display_width={width}), {name!r})\n{name}")
         for name, (size, width, brush) in PAINTERS.items()],
-    metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}})}
+    metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}}),
+    "06_masks_and_inpainting.ipynb": nbformat.read(
+        Path(__file__).parents[2] / "notebooks" / "06_masks_and_inpainting.ipynb", as_version=4),
+}
+
+
+def run_all(page):
+    page.locator("#jp-main-statusbar").get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +62,7 @@ def page(lab, browser):
     context = browser.new_context(viewport={"width": 1280, "height": 2200})
     page = context.new_page()
     page.goto(lab.open("painter.ipynb"))
-    page.locator("#jp-main-statusbar").get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+    run_all(page)
     page.locator(".dk-painter").nth(len(PAINTERS) - 1).wait_for(timeout=60_000)
     yield page
     context.close()
@@ -180,3 +189,22 @@ def test_buttons_run_the_twins_and_the_canvas_follows(page, lab):
     back = painter.wait(painter.click("Undo"))
     assert (edit(back) == edit(erased)).all() and edit(rect).sum() > edit(erased).sum()
     assert "to edit" in painter.root.locator(".dk-painter-status").inner_text()
+
+
+def test_tutorial_runs_in_lab_and_the_twins_stroke_shows_on_the_canvas(lab, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 1600})
+    page = context.new_page()
+    try:
+        page.goto(lab.open("06_masks_and_inpainting.ipynb"))
+        run_all(page)
+        # Run All ends before anyone paints, so the notebook's twin draws a stroke through (700, 780).
+        canvas = page.locator(".dk-painter canvas.dk-painter-mask").first
+        canvas.wait_for(timeout=60_000)
+        page.wait_for_function("c => c.getContext('2d').getImageData(700, 780, 1, 1).data[3] === 255",
+                               arg=canvas.element_handle(), timeout=30_000)
+        assert canvas.evaluate("c => c.getContext('2d').getImageData(700, 300, 1, 1).data[3]") == 0
+        page.locator(".jp-OutputArea-output", has_text="((1024, 1024), (1024, 1024))").wait_for(timeout=60_000)
+        errors = page.locator(".jp-OutputArea-output", has_text=re.compile(r"Traceback|Error:"))
+        assert errors.count() == 0, errors.first.inner_text()
+    finally:
+        context.close()
