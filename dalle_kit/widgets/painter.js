@@ -40,7 +40,8 @@ function render({ model, el }) {
   const slider = make("input");
   slider.type = "range";
   slider.min = "1";
-  sizeLabel.append(slider);
+  const sizeValue = make("span", "dk-painter-size-value");
+  sizeLabel.append(slider, sizeValue);
   bar.append(sizeLabel);
   slider.addEventListener("input", () => { model.set("brush_size", Number(slider.value)); model.save_changes(); });
   const actionButtons = {};
@@ -78,6 +79,7 @@ function render({ model, el }) {
     actionButtons.undo.disabled = !model.get("can_undo");
     status.textContent = model.get("status");
     slider.value = String(model.get("brush_size"));
+    sizeValue.textContent = `${model.get("brush_size")} px`;
   }
 
   // Display coordinates to image pixels, whatever the shown scale (the canvases have no border or padding).
