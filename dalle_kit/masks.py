@@ -324,7 +324,7 @@ def _open(obj: Any, param: str) -> Image.Image:
         return obj
     with Image.open(io.BytesIO(to_upload(obj, param).data)) as img:
         img.load()
-        return img.copy() if img.format != "PNG" else img.convert(img.mode)
+        return img.copy()
 
 
 def _has_alpha(img: Image.Image) -> bool:
