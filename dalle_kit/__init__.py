@@ -27,9 +27,12 @@ _EXPORTS = {
     "validate": "validation",
 }
 
-__all__ = sorted(_EXPORTS)
+_SUBMODULES = ("masks", "styles")
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
 if TYPE_CHECKING:
+    from . import masks, styles
     from .catalog import models
     from .client import Kit
     from .errors import DalleKitError, InvalidRequest
@@ -44,6 +47,10 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value

@@ -123,13 +123,15 @@ def check_mask(mask: Upload, first: Upload, spec: ModelSpec) -> None:
         raise InvalidRequest(f"mask: must be a PNG, got {mask.mimetype}; {fix}", param="mask",
                              value=mask.mimetype, allowed=("image/png",))
     if len(mask.data) >= spec.mask_max_bytes:
-        raise InvalidRequest(f"mask: {len(mask.data) / MB:.1f} MB; it must be under 4 MB. Save it as a 1-bit-alpha "
-                             "PNG (mode LA) or optimise it", param="mask", value=len(mask.data),
+        raise InvalidRequest(f"mask: {len(mask.data) / MB:.1f} MB; it must be under 4 MB. "
+                             "dalle_kit.masks.prepare drops the colour data the API ignores",
+                             param="mask", value=len(mask.data),
                              allowed=f"under {spec.mask_max_bytes} bytes")
     if mask.size != first.size:
         raise InvalidRequest(
             f"mask: {mask.width}x{mask.height} does not match the image's {first.width}x{first.height}; "
-            "resize it with mask.resize(image.size)", param="mask", value=mask.size, allowed=first.size)
+            "if it was painted on a scaled copy, dalle_kit.masks.prepare(image, mask, model) rescales it; "
+            "a mask of another shape must be redrawn", param="mask", value=mask.size, allowed=first.size)
     if not has_alpha(mask):
         raise InvalidRequest(
             f"mask: has no alpha channel (mode {mask.mode}); the API edits where alpha is 0, it does not read "

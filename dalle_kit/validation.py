@@ -7,6 +7,8 @@ never sent. Messages name the parameter, what is wrong, what the model accepts, 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -62,6 +64,17 @@ def _integer(param: str, value: Any, low: int, high: int, spec: ModelSpec) -> in
     return value
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn at the first frame outside dalle_kit, so notebooks show the user's own line."""
+    level, frame = 2, sys._getframe(1)  # stacklevel 2 is the frame that called _warn
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, category, stacklevel=level)
+
+
 def _model(params: dict[str, Any], lenient: bool, today: dt.date | None) -> ModelSpec | None:
     model = params.get("model")
     known = registry.model_ids()
@@ -71,7 +84,7 @@ def _model(params: dict[str, Any], lenient: bool, today: dt.date | None) -> Mode
     spec = registry.get(model.strip())
     if spec is None:
         if lenient:
-            warnings.warn(f"model {model!r} is not in dalle_kit's registry; sending it unchecked", stacklevel=4)
+            _warn(f"model {model!r} is not in dalle_kit's registry; sending it unchecked")
             return None
         near = closest(model, known)
         raise _refuse("model", model, known, "is not a known image model",
@@ -82,10 +95,9 @@ def _model(params: dict[str, Any], lenient: bool, today: dt.date | None) -> Mode
         if not lenient:
             raise _refuse("model", model, spec.replacement, f"is retired: {message}",
                           "change the model (a provider that still serves it: Kit(base_url=...))")
-        warnings.warn(f"{message}; sending it anyway because this host is not OpenAI", stacklevel=4)
+        _warn(f"{message}; sending it anyway because this host is not OpenAI")
     elif status == "deprecated":
-        warnings.warn(f"{spec.id} shuts down on {spec.shutdown_on}; move to {' or '.join(spec.replacement)}",
-                      FutureWarning, stacklevel=4)
+        _warn(f"{spec.id} shuts down on {spec.shutdown_on}; move to {' or '.join(spec.replacement)}", FutureWarning)
     return spec
 
 

@@ -147,7 +147,7 @@ def noisy_mask(size: tuple[int, int]) -> Image.Image:
 BAD_MASKS = {  # name -> (mask, words the message must contain: what is wrong and how to fix it)
     "opaque": (masks.blank(IMAGE), ("fully transparent", "dalle_kit.masks")),
     "no alpha": (masks.edit_area(GOOD), ("no alpha channel", "from_bw")),
-    "wrong size": (GOOD.resize((512, 512)), ("does not match", "resize")),
+    "wrong size": (GOOD.resize((512, 512)), ("does not match", "masks.prepare")),
     "not png": (png(GOOD.convert("RGB"), "JPEG"), ("must be a PNG", "dalle_kit.masks")),
 }
 
@@ -264,7 +264,7 @@ def test_an_edit_without_mask_may_change_everything(kit):
 WIDE = Image.new("RGB", (1536, 1024), (40, 110, 190))
 BAD_EDITS = {  # name -> (image, edit keyword arguments, words the message must contain)
     **{name: (IMAGE, {"mask": mask}, words) for name, (mask, words) in BAD_MASKS.items()},
-    "over 4 MB": (WIDE, {"mask": noisy_mask(WIDE.size)}, ("under 4 MB", "PNG")),
+    "over 4 MB": (WIDE, {"mask": noisy_mask(WIDE.size)}, ("under 4 MB", "masks.prepare")),
     "mask and markup": (IMAGE, {"mask": GOOD, "markup": masks.invert(GOOD)}, ("cannot be combined", "one of the two")),
 }
 
