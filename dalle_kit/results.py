@@ -122,12 +122,16 @@ class ImageResult:
             parts.append(self.backend)
         return " · ".join(parts)
 
-    def thumbnail(self, px: int = THUMBNAIL_PX) -> tuple[bytes, str]:
-        """A small copy for display (PNG when the image has alpha, else JPEG) and its MIME type."""
+    @cached_property
+    def _small(self) -> Image.Image:
+        """The first frame, shrunk to fit ``THUMBNAIL_PX`` (made once, for both notebook displays)."""
         img = self.pil.copy()
-        if getattr(img, "n_frames", 1) > 1:
-            img.seek(0)
-        img.thumbnail((px, px))
+        img.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+        return img
+
+    def thumbnail(self) -> tuple[bytes, str]:
+        """A small copy for display (PNG when the image has alpha, else JPEG) and its MIME type."""
+        img = self._small
         buffer = io.BytesIO()
         if img.mode in ("RGBA", "LA", "P"):
             img.save(buffer, format="PNG", optimize=True)
@@ -138,10 +142,8 @@ class ImageResult:
     def _repr_png_(self) -> bytes | None:
         if self.format == "svg":
             return None
-        img = self.pil.copy()
-        img.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
         buffer = io.BytesIO()
-        img.save(buffer, format="PNG", optimize=True)
+        self._small.save(buffer, format="PNG", optimize=True)
         return buffer.getvalue()
 
     def _img_tag(self) -> str:
