@@ -28,10 +28,12 @@ def picture(size):
     return img
 
 def saving(painter, name):
-    def save(_):
-        painter.mask.save(f"{OUT}/{name}.png")
-        with open(f"{OUT}/{name}.rev", "w") as f:
+    def save(_):  # mask first, then its revision; each written whole (temp file + rename) for the polling test
+        painter.mask.save(f"{OUT}/{name}.tmp.png")
+        os.replace(f"{OUT}/{name}.tmp.png", f"{OUT}/{name}.png")
+        with open(f"{OUT}/{name}.rev.tmp", "w") as f:
             f.write(str(painter.revision))
+        os.replace(f"{OUT}/{name}.rev.tmp", f"{OUT}/{name}.rev")
     painter.observe(save, names="revision")
     return painter
 """
