@@ -252,20 +252,8 @@ def check(form: Form, endpoint: str, *, legacy: bool = False, today: dt.date | N
                            type="image_generation_user_error", param="input_fidelity",
                            code="invalid_input_fidelity_model")
         fidelity = r.enum("input_fidelity", spec.input_fidelity)
-    style = None
-    if r.given("style"):
-        if not spec.styles:
-            raise unknown("style")
-        style = r.enum("style", spec.styles)
-    if spec.styles and style is None:
-        style = spec.styles[0]
-    response_format = None
-    if r.given("response_format"):
-        if not spec.response_formats:
-            raise unknown("response_format")
-        response_format = r.enum("response_format", spec.response_formats)
-    if spec.response_formats and response_format is None:
-        response_format = spec.response_formats[0]
+    style = _legacy(r, "style", spec.styles)
+    response_format = _legacy(r, "response_format", spec.response_formats)
     identifier, user = r.str("safety_identifier"), r.str("user")
     safety = identifier or user or None
 
@@ -294,6 +282,15 @@ def check(form: Form, endpoint: str, *, legacy: bool = False, today: dt.date | N
               input_fidelity=fidelity, frame_count=frame_count, frame_duration_ms=frame_ms, svg_model=svg_model,
               safety_identifier=safety, images=images, mask=mask, markup=markup)
     return _with_fingerprint(job)
+
+
+def _legacy(r: Reader, name: str, values: tuple[str, ...]) -> str | None:
+    """A DALL·E-only parameter: unknown to models without ``values``; else one of them, default the first."""
+    if not r.given(name):
+        return values[0] if values else None
+    if not values:
+        raise unknown(name)
+    return r.enum(name, values)
 
 
 def _svg(r: Reader, spec: ModelSpec, fmt: str) -> str | None:
