@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Iterator, Sequence
+from typing import Any
 
+from . import registry
 from .registry import ModelSpec, all_specs
 
 __all__ = ["ModelTable", "models"]
@@ -46,7 +48,8 @@ class ModelTable(Sequence[ModelSpec]):
     def __str__(self) -> str:
         rows = [COLUMNS[:3] + COLUMNS[4:6]] + [r[:3] + r[4:6] for r in self.rows()]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)
+        table = "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)
+        return f"{table}\n{_dates_line()}"
 
     def __repr__(self) -> str:
         return str(self)
@@ -55,10 +58,30 @@ class ModelTable(Sequence[ModelSpec]):
         head = "".join(f"<th style='text-align:left'>{c}</th>" for c in COLUMNS)
         body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{html.escape(c)}</td>" for c in row)
                        + "</tr>" for row in self.rows())
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return (f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+                f"<p style='font-size:smaller'>{html.escape(_dates_line())}</p>")
 
 
-def models(*, include_retired: bool = True, today: dt.date | None = None) -> ModelTable:
-    """Every image model dalle_kit knows, with status, replacement and capabilities."""
+def _dates_line() -> str:
+    listing = registry.listing()
+    if listing is None:
+        return "Shutdown dates: built into dalle_kit (models(refresh=True) reads them from /v1/models)."
+    return (f"Shutdown dates: from /v1/models on {listing.host}, read {listing.read_on.isoformat()} "
+            f"({len(listing.shutdown)} image models listed).")
+
+
+def models(*, include_retired: bool = True, today: dt.date | None = None, refresh: bool = False,
+           kit: Any = None) -> ModelTable:
+    """Every image model dalle_kit knows, with status, replacement and capabilities.
+
+    ``refresh=True`` first reads ``/v1/models`` through ``kit`` (default: ``Kit()``, which is the real API when
+    a key is set and the offline simulator otherwise), keeps the shutdown dates in the store, and shows them.
+    """
+    if refresh:
+        if kit is None:
+            from .client import Kit
+
+            kit = Kit(quiet=True)
+        kit.refresh_models()
     specs = [s for s in all_specs() if include_retired or s.status(today) != "retired"]
     return ModelTable(specs, today)

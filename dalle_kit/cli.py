@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .registry import DEFAULT_MODEL
+
 __all__ = ["main"]
 
 
@@ -15,10 +17,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     models = sub.add_parser("models", help="the model registry: status, replacement, capabilities")
     models.add_argument("--current", action="store_true", help="hide retired models")
+    models.add_argument("--refresh", action="store_true",
+                        help="read shutdown dates from /v1/models first (the offline simulator without a key)")
     gen = sub.add_parser("generate", help="generate images and save them with their provenance")
     gen.add_argument("prompt")
     gen.add_argument("-o", "--output", help="file or folder to save to (default: current folder)")
-    gen.add_argument("--model", help="model id (default: gpt-image-2.5-flare)")
+    gen.add_argument("--model", help=f"model id (default: {DEFAULT_MODEL})")
     gen.add_argument("--size", help="e.g. 1536x1024, 1536x864 or auto")
     gen.add_argument("--quality", help="low, medium, high, xhigh, max or auto (per model)")
     gen.add_argument("-n", type=int, help="number of images")
@@ -62,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "models":
         from .catalog import models
 
-        print(models(include_retired=not args.current))
+        print(models(include_retired=not args.current, refresh=args.refresh))
         return 0
     return _generate(args)
 

@@ -6,10 +6,12 @@ simulator mounted into the SDK's own HTTP transport: same SDK, same retries, no 
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import inspect
 import os
 import sys
-import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from urllib.parse import urlparse
 
@@ -17,7 +19,9 @@ import httpx2
 import openai
 
 from . import registry
-from .api_errors import annotate
+from .api_errors import amark_not_retryable, annotate, mark_not_retryable
+from .errors import InvalidArgument
+from .registry import DEFAULT_MODEL, Listing
 from .request import Request
 from .responses import Collector
 from .results import ImageResult, ImageSet
@@ -26,12 +30,23 @@ from .validation import validate
 
 __all__ = ["Kit", "DEFAULT_MODEL", "VARIATION_PROMPT"]
 
-DEFAULT_MODEL = "gpt-image-2.5-flare"
 VARIATION_PROMPT = ("Create a variation of this image: keep its subject, composition and palette, "
                     "and change the details.")
 OFFLINE_URL = "http://simulator.dalle-kit.invalid/v1"
 _OFFLINE_KEY = "offline-simulator"
 _SDK_METHOD = {"generate": "generate", "edit": "edit", "variation": "create_variation"}
+
+
+def _sdk_method(client: Any, endpoint: str) -> tuple[Callable[..., Any], frozenset[str]]:
+    """The SDK method for ``endpoint`` and the keyword names it takes.
+
+    ``create_variation`` carries a deprecation marker (the endpoint is retired); dalle_kit calls it only for
+    hosts that still serve it, so it calls the function under the marker instead of silencing warnings.
+    """
+    method = getattr(client.images, _SDK_METHOD[endpoint])
+    inner = getattr(method, "__wrapped__", None)
+    call = functools.partial(inner, client.images) if inner is not None else method
+    return call, frozenset(inspect.signature(inner or method).parameters)
 
 
 class Kit:
@@ -46,18 +61,25 @@ class Kit:
         model: the model used when a call names none.
         home: the store folder; else ``DALLE_KIT_HOME``; else the user data folder.
         simulator: a configured ``dalle_kit.simulator.Simulator`` (latency, faults, legacy mode) for offline use.
-        max_retries, timeout: passed to the SDK, which owns retries (429 and 5xx) and timeouts.
+        lenient: skip every pre-flight rule that would refuse, with a warning naming it (for users who know
+            the API takes something dalle_kit's registry does not); also ``lenient=True`` per call.
+        max_retries, timeout: passed to the SDK, which owns retries (429 and 5xx) and timeouts. An
+            ``insufficient_quota`` 429 is never retried: waiting does not add credit.
     """
 
     def __init__(self, api_key: str | None = None, *, base_url: str | None = None, offline: bool | None = None,
                  model: str = DEFAULT_MODEL, home: str | os.PathLike[str] | None = None, simulator: Any = None,
-                 max_retries: int = 2, timeout: float | None = None, quiet: bool = False) -> None:
+                 lenient: bool = False, max_retries: int = 2, timeout: float | None = None,
+                 quiet: bool = False) -> None:
         key = api_key or os.environ.get("OPENAI_API_KEY") or None
         base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.offline = (key is None or simulator is not None) if offline is None else offline
         self.model = model
+        self.lenient = lenient
         self.store = Store(home)
         self.simulator = None
+        hooks = {"response": [mark_not_retryable]}
+        ahooks = {"response": [amark_not_retryable]}
         if self.offline:
             reason = ("offline=True" if offline else "a simulator was given" if simulator is not None
                       else "no OPENAI_API_KEY is set")
@@ -67,33 +89,36 @@ class Kit:
                 simulator = Simulator()
             self.simulator = simulator
             key, base_url = _OFFLINE_KEY, OFFLINE_URL
-            http = httpx2.Client(transport=self.simulator.transport())
-            ahttp = httpx2.AsyncClient(transport=self.simulator.async_transport())
+            http = httpx2.Client(transport=self.simulator.transport(), event_hooks=hooks)
+            ahttp = httpx2.AsyncClient(transport=self.simulator.async_transport(), event_hooks=ahooks)
             self.backend = "simulator"
-            self.lenient = bool(getattr(self.simulator, "legacy", False))
+            self.other_host = bool(getattr(self.simulator, "legacy", False))
             if not quiet:
                 print(f"dalle_kit: {reason}, so images come from the offline simulator "
                       "(drawn locally, marked SIMULATED).", file=sys.stderr)
         else:
             if key is None:
-                raise ValueError("Kit(offline=False) needs a key: pass api_key=... or set OPENAI_API_KEY")
-            http, ahttp = openai.DefaultHttpx2Client(), openai.DefaultAsyncHttpx2Client()
+                raise InvalidArgument("Kit(offline=False) needs a key: pass api_key=... or set OPENAI_API_KEY")
+            http = openai.DefaultHttpx2Client(event_hooks=hooks)
+            ahttp = openai.DefaultAsyncHttpx2Client(event_hooks=ahooks)
             host = urlparse(base_url).hostname if base_url else "api.openai.com"
             self.backend = "openai" if host and host.endswith("openai.com") else host or "custom"
-            self.lenient = self.backend != "openai"
+            self.other_host = self.backend != "openai"
         self._http = http
-        options = {"api_key": key, "base_url": base_url, "max_retries": max_retries}
+        options: dict[str, Any] = {"api_key": key, "base_url": base_url, "max_retries": max_retries}
         if timeout is not None:
             options["timeout"] = timeout
         self._client = openai.OpenAI(http_client=http, **options)
         self._aclient = openai.AsyncOpenAI(http_client=ahttp, **options)
+        if registry.listing() is None and (cached := self.store.listing(self.backend)) is not None:
+            registry.apply_listing(cached)
 
     def __repr__(self) -> str:
         return f"Kit(backend={self.backend!r}, model={self.model!r}, home={str(self.store.home)!r})"
 
     # -- requests -------------------------------------------------------------------------------------------
 
-    def request(self, endpoint: str, **params: Any) -> Request:
+    def request(self, endpoint: str, *, lenient: bool | None = None, **params: Any) -> Request:
         """The validated request a call would send (nothing is sent).
 
         ``prompt`` may be a string or anything with ``render(model)`` (a ``dalle_kit.prompts.Prompt``).
@@ -102,7 +127,8 @@ class Kit:
         prompt = params.get("prompt")
         if prompt is not None and not isinstance(prompt, str) and hasattr(prompt, "render"):
             params["prompt"] = prompt.render(model=params["model"])
-        return validate(endpoint, lenient=self.lenient, **params)
+        return validate(endpoint, lenient=self.lenient if lenient is None else lenient, other_host=self.other_host,
+                        **params)
 
     def _vary_request(self, image: Any, n: int, prompt: str | None, params: dict[str, Any]) -> Request:
         spec = registry.get(params.setdefault("model", self.model))
@@ -120,10 +146,12 @@ class Kit:
         return response.content
 
     def _call(self, client: Any, request: Request) -> Any:
-        method = getattr(client.images, _SDK_METHOD[request.endpoint])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # create_variation is marked deprecated
-            return method(**request.sdk_kwargs())
+        method, accepted = _sdk_method(client, request.endpoint)
+        kwargs = request.sdk_kwargs()
+        extra = {k: kwargs.pop(k) for k in list(kwargs) if k not in accepted}
+        if extra:  # parameters this SDK version does not name (lenient=True, or a newer API)
+            kwargs["extra_body"] = extra
+        return method(**kwargs)
 
     # -- sync -----------------------------------------------------------------------------------------------
 
@@ -150,7 +178,7 @@ class Kit:
         """
         return self.run(self.request("generate", prompt=prompt, **params))
 
-    def edit(self, image: Any, prompt: str, mask: Any = None, **params: Any) -> Any:
+    def edit(self, image: Any, prompt: Any, mask: Any = None, **params: Any) -> Any:
         """Edit ``image`` (a path, PIL image, bytes, BytesIO, or a list of them up to the model's limit).
 
         ``mask``: a PNG of the image's size whose fully transparent pixels mark where to edit (applied to the
@@ -184,11 +212,11 @@ class Kit:
             async for event in collector.start_stream(await self._call(self._aclient, request)):
                 yield collector.from_event(event)
 
-    async def agenerate(self, prompt: str, **params: Any) -> Any:
+    async def agenerate(self, prompt: Any, **params: Any) -> Any:
         """Async twin of ``generate``."""
         return await self.arun(self.request("generate", prompt=prompt, **params))
 
-    async def aedit(self, image: Any, prompt: str, mask: Any = None, **params: Any) -> Any:
+    async def aedit(self, image: Any, prompt: Any, mask: Any = None, **params: Any) -> Any:
         """Async twin of ``edit``."""
         return await self.arun(self.request("edit", image=image, prompt=prompt, mask=mask, **params))
 
@@ -196,6 +224,36 @@ class Kit:
         """Async twin of ``vary``."""
         return await self.arun(self._vary_request(image, n, prompt, dict(params)))
 
+    # -- the store and the model list -----------------------------------------------------------------------
+
     def history(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest images in the store."""
         return self.store.history(limit)
+
+    def refresh_models(self, today: dt.date | None = None) -> Listing:
+        """Read ``/v1/models`` (its ``shutdown_date`` per model), keep it in the store, and make the registry
+        prefer its dates. Models it does not list get a warning when used, never a refusal."""
+        with annotate(self._client.api_key):
+            page = self._client.models.list()
+        shutdown: dict[str, dt.date | None] = {}
+        for model in page:
+            if registry.builtin(model.id) is None and "image" not in model.id and not model.id.startswith("dall-e"):
+                continue  # chat, audio, embedding ... models: not ours to keep
+            date = getattr(model, "shutdown_date", None)
+            shutdown[model.id] = _parse_date(date)
+        listing = Listing(shutdown=shutdown, read_on=today or dt.date.today(), host=self.backend)
+        self.store.save_listing(listing)
+        registry.apply_listing(listing)
+        return listing
+
+
+def _parse_date(value: Any) -> dt.date | None:
+    """A ``shutdown_date`` as the API sends it (ISO date, or a Unix time), or None."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)):
+        return dt.datetime.fromtimestamp(value, dt.timezone.utc).date()
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None

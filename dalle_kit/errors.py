@@ -1,20 +1,41 @@
 """The exception root of dalle_kit.
 
-Errors raised by dalle_kit itself derive from :class:`DalleKitError`. Errors the API returns are the
-``openai`` SDK's own exception types, passed through with a readable note added (see ``api_errors``).
+Everything dalle_kit raises on its own account derives from :class:`DalleKitError`; errors the API returns
+stay the ``openai`` SDK's own exception types, passed through with a readable note (see ``api_errors``)::
+
+    DalleKitError
+    ├── InvalidRequest (also ValueError)    a request refused before any network call: param, value, allowed
+    ├── InvalidArgument (also ValueError)   a bad argument to a dalle_kit function (a mask of the wrong size,
+    │                                       a template with a missing placeholder, a Kit without a key ...)
+    ├── UnknownName (also KeyError)         a style, preset or field name that does not exist
+    └── ResponseError                       the API answered, but not with what an image call returns
+
+    openai.OpenAIError                      the SDK's tree, unchanged: APIError, APIStatusError, BadRequestError,
+                                            RateLimitError, APIConnectionError ... (``except openai.APIError``)
+
+Warnings dalle_kit issues derive from :class:`DalleKitWarning` (a ``UserWarning``); a deprecated model gives a
+``FutureWarning``.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
+import sys
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["DalleKitError", "InvalidRequest", "closest"]
+__all__ = ["DalleKitError", "DalleKitWarning", "InvalidArgument", "InvalidRequest", "ResponseError", "UnknownName",
+           "closest", "warn"]
 
 
 class DalleKitError(Exception):
     """Root of every error dalle_kit raises on its own account."""
+
+
+class DalleKitWarning(UserWarning):
+    """Root of dalle_kit's warnings: a value dropped, a rule skipped, a model not listed by the API."""
 
 
 class InvalidRequest(DalleKitError, ValueError):
@@ -24,19 +45,49 @@ class InvalidRequest(DalleKitError, ValueError):
         param: the parameter at fault (``"quality"``, ``"mask"``, ``"image[1]"`` ...).
         value: the value that was given (images are summarised, never echoed whole).
         allowed: what would have been accepted, as a tuple of values or a short description.
+        rule: the rule that refused it, e.g. ``"quality.values"``; ``lenient=True`` skips it with a warning
+            naming this rule.
     """
 
-    def __init__(self, message: str, *, param: str, value: Any = None, allowed: Any = None) -> None:
+    def __init__(self, message: str, *, param: str, value: Any = None, allowed: Any = None,
+                 rule: str | None = None) -> None:
         super().__init__(message)
         self.param = param
         self.value = value
         self.allowed = allowed
+        self.rule = rule or param.split("[", 1)[0]
 
     def __repr__(self) -> str:
         return f"InvalidRequest(param={self.param!r}, message={str(self)!r})"
+
+
+class InvalidArgument(DalleKitError, ValueError):
+    """A bad argument to a dalle_kit function; the message says what was expected."""
+
+
+class UnknownName(DalleKitError, KeyError):
+    """A name (style, preset, field, style group) that does not exist; the message lists the known ones."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
+class ResponseError(DalleKitError):
+    """The API answered successfully but not with images (for example an empty ``data`` list)."""
 
 
 def closest(value: object, choices: Iterable[str]) -> str | None:
     """The choice that looks most like ``value``, or None when nothing is close."""
     matches = difflib.get_close_matches(str(value).lower(), list(choices), n=1, cutoff=0.5)
     return matches[0] if matches else None
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def warn(message: str, category: type[Warning] = DalleKitWarning) -> None:
+    """Warn at the first frame outside dalle_kit, so notebooks show the user's own line."""
+    level, frame = 2, sys._getframe(1)  # stacklevel 2 is the frame that called warn
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, category, stacklevel=level)

@@ -11,33 +11,17 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "embed_png_metadata", "read_metadata", "sidecar_path", "strip_metadata", "write_with_metadata"]
+from .store import atomic_write
+
+__all__ = ["embed_png_metadata", "read_metadata", "sidecar_path", "strip_metadata", "write_with_metadata"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KEYWORD = b"dalle_kit"
-
-
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temp file and a rename: a crash leaves the old file or none."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
 
 
 def _chunks(data: bytes) -> Iterator[tuple[int, int, bytes]]:

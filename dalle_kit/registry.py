@@ -11,7 +11,13 @@ Every fact carries its source in ``ModelSpec.sources`` (keyed by field name). So
 
 Where sources disagree or are silent, ``ModelSpec.choices`` says what dalle_kit chose and why. The rule of
 thumb: when OpenAI is silent, allow the value and let the API decide (a wrong refusal blocks a user; a
-wrong pass costs one free 400), except where the SDK says to omit a parameter.
+wrong pass costs one free 400); refuse only what a source states, and say which.
+
+The parameter vocabulary (names, types, values, ranges, which ``ModelSpec`` field gates each) lives beside
+this in ``dalle_kit.vocabulary`` and is re-exported here as ``ParamSpec`` / ``PARAMS``.
+
+Shutdown dates: the built-in dates are a fallback. ``dalle_kit.models(refresh=True)`` reads ``/v1/models``
+(its ``shutdown_date``), caches the listing in the store, and :func:`apply_listing` makes ``get`` prefer it.
 """
 
 from __future__ import annotations
@@ -23,7 +29,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-__all__ = ["ModelSpec", "SizeRule", "FREE_SIZE", "FIXED_GPT_SIZES", "all_specs", "get", "model_ids", "parse_size"]
+from .vocabulary import PARAMS, ParamSpec
+
+__all__ = ["DEFAULT_MODEL", "FIXED_GPT_SIZES", "FREE_SIZE", "PARAMS", "Listing", "ModelSpec", "ParamSpec", "SizeRule",
+           "all_specs", "apply_listing", "builtin", "builtin_specs", "clear_listing", "get", "listing", "model_ids",
+           "parse_size"]
+
+#: The model used when a call names none: fully described by the SDK, and OpenAI's own demo app's default.
+DEFAULT_MODEL = "gpt-image-2.5-flare"
 
 Status = Literal["current", "deprecated", "retired"]
 Endpoint = Literal["generate", "edit", "variation"]
@@ -142,14 +155,18 @@ class ModelSpec:
 
     @property
     def is_gpt_image(self) -> bool:
-        return not self.id.startswith("dall-e")
+        """A GPT image model (Base64 results, token usage); False for the retired DALL·E family."""
+        return self.family != "dall-e"
 
     def status_line(self, today: dt.date | None = None) -> str:
         status = self.status(today)
         if status == "current":
             return "current"
+        use = f"; use {' or '.join(self.replacement)}" if self.replacement else ""
+        if self.shutdown_on is None:
+            return f"{status}: no shutdown date announced{use}"
         verb = "shut down" if status == "retired" else "shuts down"
-        return f"{status}: {verb} {self.shutdown_on.isoformat()}; use {' or '.join(self.replacement)}"
+        return f"{status}: {verb} {self.shutdown_on.isoformat()}{use}"
 
 
 def _spec(base: ModelSpec | None = None, /, *, fresh_sources: bool = False, **changes: object) -> ModelSpec:
@@ -197,7 +214,7 @@ _GPT = _spec(
     qualities=("low", "medium", "high", "auto"),
     n_max=10,
     prompt_max=32_000,
-    output_formats=("png", "webp", "jpeg"),
+    output_formats=("png", "webp", "jpeg", "gif", "svg"),
     compression=True,
     backgrounds=("transparent", "opaque", "auto"),
     moderation=("low", "auto"),
@@ -210,7 +227,7 @@ _GPT = _spec(
     max_input_bytes=50 * MB,
     input_mimetypes=("image/png", "image/webp", "image/jpeg"),
     mask_max_bytes=4 * MB,
-    complexity=False,
+    complexity=True,
     styles=(),
     response_formats=(),
     returns_url=False,
@@ -227,6 +244,17 @@ _GPT = _spec(
     choices={
         "sizes": "COOKBOOK says edges must be < 3840 while the SDK allows 3840x2160; we follow the SDK.",
         "backgrounds": "transparent is 'in preview' on gpt-image-2 (SDK 3.54); allowed, the API may refuse it.",
+        "output_formats": "gif and svg: the SDK says they need 'access to the GIF preview for the selected model' "
+        "and 'a supported image model and project access' without naming models; the 2.6 page documents them. "
+        "Allowed on every GPT image model; the API refuses them without access.",
+        "complexity": "The SDK names no model ('Uses the image model's configured default'); the 2.6 page "
+        "documents it and 3P says 2.5 plans at a fixed depth. Allowed on every GPT image model.",
+        "input_fidelity": "Refused: the SDK says 'For gpt-image-2, omit this parameter', and a real 400 "
+        "(invalid_input_fidelity_model) was observed for gpt-image-2.",
+        "qualities": "xhigh and max refused: the SDK says 'high, medium and low are supported for the GPT image "
+        "models' and names only 2.5 for xhigh/max; 3P says gpt-image-2 stops at high.",
+        "markup": "Refused: the SDK says markup 'Supports GPT Image 2.5' and the 2.6 page advertises it; no source "
+        "names gpt-image-2.",
     },
 )
 
@@ -237,6 +265,7 @@ _GPT25 = _spec(
     released="2026-09-08",
     qualities=("low", "medium", "high", "xhigh", "max", "auto"),
     markup=True,
+    input_fidelity=("high", "low"),
     sources={
         "qualities": "SDK `quality`: 2.5-sunburst and 2.5-flare 'also support xhigh and max'",
         "markup": "SDK `markup`: 'Supports GPT Image 2.5. Cannot be combined with mask.'",
@@ -244,9 +273,10 @@ _GPT25 = _spec(
         "released": "3P apiyi/apidog release notes, 2026-09-08 snapshots in the SDK enum",
     },
     choices={
-        "input_fidelity": "SDK is silent for 2.5; it says to omit it for gpt-image-2, so we refuse it here too.",
-        "output_formats": "gif/svg are documented only on the 2.6 model page; refused here (3P: 2.6-only).",
-        "complexity": "documented only for 2.6 (MODEL-PAGE); 3P says 2.5 uses a fixed planning depth.",
+        "input_fidelity": "SDK silent for 2.5 (it says to omit it for gpt-image-2 only). Allowed: the API may "
+        "refuse it with invalid_input_fidelity_model.",
+        "qualities": "",
+        "markup": "",
         "backgrounds": "",
     },
 )
@@ -256,8 +286,6 @@ _GPT26 = _spec(
     id="gpt-image-2.6-sunburst",
     family="gpt-image-2.6",
     released="2026-11-04",
-    output_formats=("png", "webp", "jpeg", "gif", "svg"),
-    complexity=True,
     sources={
         "output_formats": "MODEL-PAGE gpt-image-2.6-sunburst: 'SVG or animated-GIF output' (needs access)",
         "complexity": "MODEL-PAGE gpt-image-2.6-sunburst: 'the complexity setting'",
@@ -269,8 +297,8 @@ _GPT26 = _spec(
         "same rules as 2.5. We allow free-form sizes.",
         "qualities": "SDK names xhigh/max for 2.5 only; 3P (apidog, wavespeed) say 2.6 has them. Allowed.",
         "backgrounds": "SDK silent for 2.6; 'available for supported GPT Image models'. Allowed.",
-        "output_formats": "gif and svg allowed (2.6 model page); the API refuses them without preview access.",
-        "input_fidelity": "SDK silent for 2.6; refused as for gpt-image-2 and 2.5.",
+        "output_formats": "gif and svg documented (2.6 model page); the API refuses them without preview access.",
+        "input_fidelity": "SDK silent for 2.6; allowed as for 2.5 (the API may refuse it).",
         "complexity": "",
     },
 )
@@ -295,6 +323,7 @@ _GPT1 = _spec(
         "replacement": "An earlier copy of DEPRECATIONS named 2.5-sunburst/flare; we follow the newer 2.6 text.",
         "backgrounds": "",
         "sizes": "",
+        "input_fidelity": "",
     },
 )
 
@@ -338,6 +367,7 @@ _SPECS: tuple[ModelSpec, ...] = (
         prompt_max=4_000,
         output_formats=(),
         compression=False,
+        complexity=False,
         backgrounds=(),
         moderation=(),
         streaming=False,
@@ -387,8 +417,53 @@ _SPECS = _SPECS + (
 _BY_ID: Mapping[str, ModelSpec] = MappingProxyType({s.id: s for s in _SPECS})
 
 
+@dataclass(frozen=True)
+class Listing:
+    """What ``/v1/models`` said: the image model ids it lists and their ``shutdown_date`` (None: not announced)."""
+
+    shutdown: Mapping[str, dt.date | None]
+    read_on: dt.date
+    host: str = "api.openai.com"
+
+    def lists(self, model: str) -> bool:
+        return model in self.shutdown
+
+
+_listing: Listing | None = None
+_effective: dict[str, ModelSpec] = {}
+
+
+def apply_listing(new: Listing | None) -> None:
+    """Prefer ``new``'s shutdown dates over the built-in ones (None: back to the built-in dates)."""
+    global _listing
+    _listing = new
+    _effective.clear()
+    if new is None:
+        return
+    for spec in _SPECS:
+        if spec.id in new.shutdown and new.shutdown[spec.id] != spec.shutdown_on:
+            date = new.shutdown[spec.id]
+            source = f"API /v1/models on {new.host}, read {new.read_on.isoformat()}: shutdown_date {date or 'null'}"
+            _effective[spec.id] = _spec(spec, shutdown_on=date, sources={"shutdown_on": source})
+
+
+def clear_listing() -> None:
+    """Forget any listing read from the API (tests, or a change of host)."""
+    apply_listing(None)
+
+
+def listing() -> Listing | None:
+    """The listing ``get`` prefers, if one was read (see ``dalle_kit.models(refresh=True)``)."""
+    return _listing
+
+
 def all_specs() -> tuple[ModelSpec, ...]:
-    """Every known model, newest family first, retired ones last."""
+    """Every known model, newest family first, retired ones last (shutdown dates from the API when read)."""
+    return tuple(_effective.get(s.id, s) for s in _SPECS)
+
+
+def builtin_specs() -> tuple[ModelSpec, ...]:
+    """The specs as shipped, ignoring any listing read from the API (what the simulator serves)."""
     return _SPECS
 
 
@@ -398,4 +473,9 @@ def model_ids() -> tuple[str, ...]:
 
 def get(model: str) -> ModelSpec | None:
     """The spec for ``model`` (exact id), or None when dalle_kit does not know it."""
+    return _effective.get(model) or _BY_ID.get(model)
+
+
+def builtin(model: str) -> ModelSpec | None:
+    """The shipped spec for ``model``, ignoring any listing read from the API."""
     return _BY_ID.get(model)

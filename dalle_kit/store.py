@@ -2,24 +2,27 @@
 
 Folder: ``DALLE_KIT_HOME`` if set, else the platform's user data folder (platformdirs). Images are written
 before they are shown, so a dead kernel loses nothing that was paid for. The index is the history behind
-later features (gallery, cache, replay packs); its schema grows by appending to ``MIGRATIONS``.
+later features (gallery, cache, replay packs); its schema grows by appending to ``MIGRATIONS``. It also keeps
+the model list read from ``/v1/models`` (``save_listing`` / ``listing``), so shutdown dates outlive the kernel.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
 import sqlite3
+import tempfile
 import time
 from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from .metadata import atomic_write
+from .registry import Listing
 
-__all__ = ["Store", "default_home"]
+__all__ = ["Store", "atomic_write", "default_home"]
 
 MIGRATIONS: tuple[str, ...] = (
     """CREATE TABLE images (
@@ -38,7 +41,31 @@ MIGRATIONS: tuple[str, ...] = (
         info TEXT NOT NULL
     )""",
     "CREATE INDEX images_request_key ON images(request_key)",
+    """CREATE TABLE model_listing (
+        host TEXT NOT NULL,
+        model TEXT NOT NULL,
+        shutdown_date TEXT,
+        read_on TEXT NOT NULL,
+        PRIMARY KEY (host, model)
+    )""",
 )
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temp file and a rename: a crash leaves the old file or none."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
 
 
 def default_home() -> Path:
@@ -102,3 +129,22 @@ class Store:
             record["path"] = str(self.home / record["path"])
             record["info"] = json.loads(record["info"])
         return records
+
+    def save_listing(self, listing: Listing) -> None:
+        """Replace what is kept of ``listing.host``'s ``/v1/models`` with ``listing`` (one transaction)."""
+        rows = [(listing.host, model, date.isoformat() if date else None, listing.read_on.isoformat())
+                for model, date in listing.shutdown.items()]
+        with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM model_listing WHERE host = ?", (listing.host,))
+            db.executemany("INSERT INTO model_listing (host, model, shutdown_date, read_on) VALUES (?,?,?,?)", rows)
+
+    def listing(self, host: str) -> Listing | None:
+        """The ``/v1/models`` listing last read from ``host``, or None."""
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT model, shutdown_date, read_on FROM model_listing WHERE host = ?",
+                              (host,)).fetchall()
+        if not rows:
+            return None
+        shutdown = {r["model"]: dt.date.fromisoformat(r["shutdown_date"]) if r["shutdown_date"] else None
+                    for r in rows}
+        return Listing(shutdown=shutdown, read_on=dt.date.fromisoformat(rows[0]["read_on"]), host=host)

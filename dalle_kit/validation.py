@@ -1,297 +1,338 @@
 """Pre-flight validation: ``validate(endpoint, **params)`` returns a normalized ``Request`` or raises.
 
-Pure and driven by the registry: no network, no branching on model names. A request that fails here is
-never sent. Messages name the parameter, what is wrong, what the model accepts, and how to fix it.
+Pure and driven by data: the parameter vocabulary (``dalle_kit.vocabulary``) and the model registry; no
+network, no branching on model names. A request that fails here is never sent. Messages name the parameter,
+what is wrong, what the model accepts, and how to fix it.
+
+``lenient=True`` is for users who know better than the registry: every rule that would refuse is skipped
+with a ``DalleKitWarning`` naming it, and the value is sent as given (the API has the last word). Only what
+cannot be sent at all is still refused: an unknown endpoint, no model, no prompt, no readable image.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import sys
-import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from . import registry
-from .errors import InvalidRequest, closest
+from . import registry, vocabulary
+from .errors import DalleKitWarning, InvalidRequest, closest, warn
 from .inputs import check_images, check_markup, check_mask, has_alpha, to_uploads
 from .registry import ModelSpec
 from .request import Request
+from .vocabulary import EFFORTS, ParamSpec, gate_allows
 
-__all__ = ["validate", "ENDPOINTS", "PARAMS"]
+__all__ = ["validate", "ENDPOINTS"]
 
-ENDPOINTS = ("generate", "edit", "variation")
-_COMMON = {"model", "n", "size", "response_format", "user"}
-_GPT_OUTPUT = {"prompt", "quality", "output_format", "output_compression", "background", "stream",
-               "partial_images", "safety_identifier", "complexity", "frame_count", "frame_duration_ms", "svg"}
-PARAMS: Mapping[str, frozenset[str]] = {
-    "generate": frozenset(_COMMON | _GPT_OUTPUT | {"moderation", "style"}),
-    "edit": frozenset(_COMMON | _GPT_OUTPUT | {"image", "mask", "markup", "input_fidelity"}),
-    "variation": frozenset(_COMMON | {"image"}),
-}
-# What a DALL·E-era value most likely meant on a GPT image model (a suggestion, not a silent rewrite).
-_LEGACY_QUALITY = {"hd": "high", "standard": "medium"}
+ENDPOINTS = vocabulary.ENDPOINTS
 _STYLE_PHRASES = {"vivid": "hyper-real and dramatic", "natural": "natural, less hyper-real"}
+_SVG_SHAPE = "{'model': str, 'reasoning': {'effort': ...}}"
+_DROP = object()  # a value with no effect, dropped with a warning
 
 
 def _join(values: Iterable[object]) -> str:
     return ", ".join(str(v) for v in values)
 
 
-def _refuse(param: str, value: Any, allowed: Any, problem: str, fix: str = "") -> InvalidRequest:
+def _refuse(param: str, value: Any, allowed: Any, problem: str, fix: str = "", rule: str = "") -> InvalidRequest:
     message = f"{param}={value!r} {problem}"
-    return InvalidRequest(message + (f"; {fix}" if fix else ""), param=param, value=value, allowed=allowed)
+    return InvalidRequest(message + (f"; {fix}" if fix else ""), param=param, value=value, allowed=allowed,
+                          rule=rule or param)
 
 
-def _choice(param: str, value: Any, allowed: tuple[str, ...], spec: ModelSpec, hint: str = "") -> str:
+def _unsupported_hint(name: str, value: Any, spec: ModelSpec) -> str:
+    """How to do without a parameter ``spec`` does not take."""
+    if name == "style":
+        phrase = _STYLE_PHRASES.get(str(value).lower())
+        return f"describe the style in the prompt instead{f', e.g. add {phrase!r}' if phrase else ''}"
+    if name == "response_format":
+        return f"{spec.id} always returns Base64 (result.bytes); omit response_format"
+    if name == "input_fidelity":
+        return f"omit it: {spec.id} keeps input detail itself"
+    if name == "markup":
+        return "use a mask, or a model that takes markup (gpt-image-2.5 or 2.6)"
+    if name == "output_format" and not spec.output_formats:
+        return f"{spec.id} returns PNG only; omit output_format"
+    return f"omit {name}"
+
+
+def _choice(row: ParamSpec, value: Any, allowed: tuple[str, ...], spec: ModelSpec) -> str:
     """``value`` lower-cased if it is one of ``allowed``, else a refusal naming the nearest choice."""
-    if not allowed:
-        raise _refuse(param, value, (), f"is not supported by {spec.id}", hint or f"omit {param}")
-    if not isinstance(value, str) or value.strip().lower() not in allowed:
-        near = closest(value, allowed)
-        tail = f" ({value!r} was closest to {near!r})" if near and near != value else ""
-        raise _refuse(param, value, allowed, f"is not accepted; {spec.id} accepts {_join(allowed)}{tail}", hint)
-    return value.strip().lower()
+    name = row.name
+    key = value.strip().lower() if isinstance(value, str) else value
+    if isinstance(key, str) and key in allowed:
+        return key
+    if key in row.legacy_values:
+        raise _refuse(name, value, allowed, f"is a DALL·E value; {spec.id} accepts {_join(allowed)} "
+                      f"({value!r} was closest to {row.legacy_values[key]!r})", rule=f"{name}.values")
+    near = row.aliases.get(key) if isinstance(key, str) else None
+    near = near or closest(value, allowed)
+    tail = f" ({value!r} was closest to {near!r})" if near and near != value else ""
+    hint = f"use {near!r}" if near in row.aliases.values() else ""
+    raise _refuse(name, value, allowed, f"is not accepted; {spec.id} accepts {_join(allowed)}{tail}", hint,
+                  rule=f"{name}.values")
 
 
-def _integer(param: str, value: Any, low: int, high: int, spec: ModelSpec) -> int:
+def _integer(name: str, value: Any, low: int, high: int, spec: ModelSpec) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _refuse(param, value, (low, high), f"must be a whole number from {low} to {high}",
-                      f"pass an int, e.g. {param}={low}")
+        raise _refuse(name, value, (low, high), f"must be a whole number from {low} to {high}",
+                      f"pass an int, e.g. {name}={low}", rule=f"{name}.type")
     if not low <= value <= high:
-        raise _refuse(param, value, (low, high), f"is out of range; {spec.id} accepts {low} to {high}")
+        raise _refuse(name, value, (low, high), f"is out of range; {spec.id} accepts {low} to {high}",
+                      rule=f"{name}.range")
     return value
 
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+class _Judge:
+    """One request being judged: the given values, the normalized ones, and the lenient switch."""
+
+    def __init__(self, endpoint: str, given: dict[str, Any], spec: ModelSpec, lenient: bool) -> None:
+        self.endpoint, self.given, self.spec, self.lenient = endpoint, given, spec, lenient
+        self.out: dict[str, Any] = {}
+
+    def current(self, name: str) -> Any:
+        """The normalized value of ``name`` so far, else the API's default for it."""
+        if name in self.out:
+            return self.out[name]
+        row = vocabulary.get(name)
+        return row.default if row else None
+
+    def take(self, name: str, check: Callable[[], Any]) -> None:
+        """Run ``check``; keep its value, drop it, or (lenient) skip its refusal with a warning."""
+        try:
+            value = check()
+        except InvalidRequest as exc:
+            if not self.lenient:
+                raise
+            warn(f"lenient: skipped the rule {exc.rule!r} ({exc}); sending {name} as given", DalleKitWarning)
+            value = self.given.get(name)
+        if value is not _DROP:
+            self.out[name] = value
+
+    def skip_or_raise(self, exc: InvalidRequest) -> None:
+        if not self.lenient:
+            raise exc
+        warn(f"lenient: skipped the rule {exc.rule!r} ({exc})", DalleKitWarning)
+
+    # -- a row of the vocabulary, judged from its data --------------------------------------------------
+    def row(self, row: ParamSpec, shown: Any = None) -> Any:
+        """Judge ``row`` from its data; ``shown`` stands for a value that is not echoed (an image)."""
+        name, value, spec = row.name, self.given[row.name] if shown is None else shown, self.spec
+        supported, allowed = gate_allows(row, spec)
+        if not supported:
+            problem = "is a DALL·E parameter" if row.legacy else "is not supported"
+            raise _refuse(name, value, (), f"{problem}; {spec.id} does not take it",
+                          _unsupported_hint(name, value, spec), rule=f"{name}.model")
+        for other, needed in row.refuse_unless.items():
+            if self.current(other) not in needed:
+                raise _refuse(name, value, needed, f"applies only when {other} is {_join(needed)}, and it is "
+                              f"{self.current(other)!r}", f"set {other}={needed[0]!r} or omit {name}",
+                              rule=f"{name}.{other}")
+        for other, excluded in row.refuse_with.items():
+            if self.current(other) in excluded:
+                raise _refuse(name, value, (), f"cannot be combined with {other}={self.current(other)!r}",
+                              f"omit {name}", rule=f"{name}.{other}")
+        normal = self.value(row, value, allowed)
+        for other, needed in row.drop_unless.items():
+            if self.current(other) not in needed:
+                warn(f"{name}={value!r} has no effect unless {other} is {_join(needed)} (it is "
+                     f"{self.current(other)!r}), so dalle_kit leaves it out", DalleKitWarning)
+                return _DROP
+        return normal
+
+    def value(self, row: ParamSpec, value: Any, allowed: tuple[str, ...]) -> Any:
+        name = row.name
+        if row.kind == "int":
+            high = getattr(self.spec, row.high_from) if row.high_from else row.high
+            return _integer(name, value, row.low or 0, high if high is not None else 2**63, self.spec)
+        if row.kind == "enum":
+            return _choice(row, value, allowed, self.spec)
+        if row.kind == "object":
+            return value  # judged by its own function (svg)
+        if row.kind == "bool":
+            if not isinstance(value, bool):
+                raise _refuse(name, value, (True, False), "must be True or False", rule=f"{name}.type")
+            return value
+        if not isinstance(value, str):
+            hint = "hash a user name or email" if name in ("safety_identifier", "user") else ""
+            raise _refuse(name, value, "a string", "must be a string", hint, rule=f"{name}.type")
+        return value
 
 
-def _warn(message: str, category: type[Warning] = UserWarning) -> None:
-    """Warn at the first frame outside dalle_kit, so notebooks show the user's own line."""
-    level, frame = 2, sys._getframe(1)  # stacklevel 2 is the frame that called _warn
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
-        level, frame = level + 1, frame.f_back
-    warnings.warn(message, category, stacklevel=level)
-
-
-def _model(params: dict[str, Any], lenient: bool, today: dt.date | None) -> ModelSpec | None:
-    model = params.get("model")
+def _model(p: dict[str, Any], lenient: bool, other_host: bool, today: dt.date | None) -> ModelSpec | None:
+    model = p.get("model")
     known = registry.model_ids()
     if not isinstance(model, str) or not model.strip():
         raise _refuse("model", model, known, "is required",
                       "name a model explicitly, e.g. model='gpt-image-2.5-flare' (see dalle_kit.models())")
     spec = registry.get(model.strip())
+    listing = registry.listing()
+    if listing is not None and not listing.lists(model.strip()):
+        warn(f"{model!r} is not listed by /v1/models on {listing.host} (read {listing.read_on}); sending it "
+             "anyway. dalle_kit.models(refresh=True) reads the list again", DalleKitWarning)
     if spec is None:
-        if lenient:
-            _warn(f"model {model!r} is not in dalle_kit's registry; sending it unchecked")
+        if lenient or other_host:
+            warn(f"model {model!r} is not in dalle_kit's registry; sending it unchecked", DalleKitWarning)
             return None
         near = closest(model, known)
         raise _refuse("model", model, known, "is not a known image model",
-                      f"did you mean {near!r}?" if near else "see dalle_kit.models() for the list")
+                      f"did you mean {near!r}? (Kit(lenient=True) sends an unknown model unchecked)" if near
+                      else "see dalle_kit.models() for the list, or Kit(lenient=True) to send it unchecked",
+                      rule="model.known")
     status = spec.status(today)
     if status == "retired":
         message = (f"{spec.id} was shut down on {spec.shutdown_on}; use {' or '.join(spec.replacement)}")
-        if not lenient:
+        if not (lenient or other_host):
             raise _refuse("model", model, spec.replacement, f"is retired: {message}",
-                          "change the model (a provider that still serves it: Kit(base_url=...))")
-        _warn(f"{message}; sending it anyway because this host is not OpenAI")
+                          "change the model (a provider that still serves it: Kit(base_url=...))",
+                          rule="model.retired")
+        why = "lenient=True" if lenient else "this host is not OpenAI"
+        warn(f"{message}; sending it anyway because {why}", DalleKitWarning)
     elif status == "deprecated":
-        _warn(f"{spec.id} shuts down on {spec.shutdown_on}; move to {' or '.join(spec.replacement)}", FutureWarning)
+        when = f"shuts down on {spec.shutdown_on}" if spec.shutdown_on else "is deprecated"
+        warn(f"{spec.id} {when}; move to {' or '.join(spec.replacement)}", FutureWarning)
     return spec
 
 
 def _size(value: Any, spec: ModelSpec) -> str:
     if not isinstance(value, str):
-        raise _refuse("size", value, spec.sizes.describe(), "must be a string like '1536x1024' or 'auto'")
+        raise _refuse("size", value, spec.sizes.describe(), "must be a string like '1536x1024' or 'auto'",
+                      rule="size.type")
     size = value.strip().lower().replace(" ", "").replace("×", "x")
     problem = spec.sizes.problem(size)
     if problem:
         legacy = " (a DALL·E size)" if size in ("256x256", "512x512", "1792x1024", "1024x1792") else ""
         raise _refuse("size", value, spec.sizes.describe(), f"is not accepted{legacy}: {problem}",
-                      f"{spec.id} accepts {spec.sizes.describe()}")
+                      f"{spec.id} accepts {spec.sizes.describe()}", rule="size.values")
     return size
 
 
-def _quality(value: Any, spec: ModelSpec) -> str:
-    key = value.strip().lower() if isinstance(value, str) else value
-    if key in _LEGACY_QUALITY and key not in spec.qualities:
-        raise _refuse("quality", value, spec.qualities,
-                      f"is a DALL·E value; {spec.id} accepts {_join(spec.qualities)} "
-                      f"({value!r} was closest to {_LEGACY_QUALITY[key]!r})")
-    return _choice("quality", value, spec.qualities, spec)
-
-
-def _output(out: dict[str, Any], p: dict[str, Any], spec: ModelSpec, endpoint: str) -> None:
-    """output_format, compression, background, gif and svg settings."""
-    if "output_format" in p:
-        value = p["output_format"]
-        hint = "use 'jpeg'" if str(value).lower() in ("jpg", "image/jpeg") else ""
-        if not spec.output_formats:
-            hint = f"{spec.id} returns PNG only; omit output_format"
-        out["output_format"] = _choice("output_format", value, spec.output_formats, spec, hint)
-    fmt = out.get("output_format", "png")
-    if "output_compression" in p:
-        if not spec.compression:
-            raise _refuse("output_compression", p["output_compression"], (), f"is not supported by {spec.id}",
-                          "omit it")
-        if fmt not in ("webp", "jpeg"):
-            raise _refuse("output_compression", p["output_compression"], ("webp", "jpeg"),
-                          f"applies only to webp or jpeg output, and output_format is {fmt!r}",
-                          "set output_format='webp' or 'jpeg', or omit output_compression")
-        out["output_compression"] = _integer("output_compression", p["output_compression"], 0, 100, spec)
-    if "background" in p:
-        out["background"] = _choice("background", p["background"], spec.backgrounds, spec)
-        if out["background"] == "transparent" and fmt not in ("png", "webp"):
-            raise _refuse("background", p["background"], ("png", "webp"),
-                          f"needs png or webp output, and output_format is {fmt!r}", "set output_format='png'")
-    for name in ("frame_count", "frame_duration_ms"):
-        if name in p and fmt != "gif":
-            raise _refuse(name, p[name], ("gif",), "applies only to GIF output", "set output_format='gif'")
-    if "frame_count" in p:
-        out["frame_count"] = _integer("frame_count", p["frame_count"], 2, 16, spec)
-    if "frame_duration_ms" in p:
-        # The API rounds to 10 ms and caps each frame at 655,350 ms rather than refusing larger values.
-        out["frame_duration_ms"] = _integer("frame_duration_ms", p["frame_duration_ms"], 0, 2**31 - 1, spec)
-    if "svg" in p:
-        svg = p["svg"]
-        if fmt != "svg":
-            raise _refuse("svg", svg, ("svg",), "applies only to SVG output", "set output_format='svg'")
-        out["svg"] = _svg(svg)
-    if fmt == "svg" and out.get("n", 1) != 1:
-        raise _refuse("n", out["n"], (1,), "must be 1 for SVG output")
-    if fmt in ("gif", "svg") and p.get("stream"):
-        raise _refuse("stream", True, (False,), f"{fmt.upper()} output cannot be streamed", "omit stream")
-    if "complexity" in p:
-        levels = ("low", "medium", "high") if spec.complexity else ()
-        out["complexity"] = _choice("complexity", p["complexity"], levels, spec)
-
-
-_SVG_SHAPE = "{'model': str, 'reasoning': {'effort': ...}}"
-_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+def _prompt(value: Any, spec: ModelSpec) -> str:
+    if len(value) > spec.prompt_max:
+        raise _refuse("prompt", f"<{len(value)} characters>", spec.prompt_max,
+                      f"is too long: {spec.id} takes at most {spec.prompt_max:,} characters", "shorten it",
+                      rule="prompt.length")
+    return str(value)
 
 
 def _svg(svg: Any) -> dict[str, Any]:
     """The SVG author settings: a dict with a ``model`` and optionally ``reasoning.effort``."""
     if not isinstance(svg, Mapping) or not isinstance(svg.get("model"), str):
-        raise _refuse("svg", svg, _SVG_SHAPE, "must be a dict with an author 'model'")
+        raise _refuse("svg", svg, _SVG_SHAPE, "must be a dict with an author 'model'", rule="svg.shape")
     extra = set(svg) - {"model", "reasoning"}
     reasoning = svg.get("reasoning")
     if reasoning is not None:
         if not isinstance(reasoning, Mapping):
-            raise _refuse("svg", svg, _SVG_SHAPE, "has a 'reasoning' that is not a dict")
+            raise _refuse("svg", svg, _SVG_SHAPE, "has a 'reasoning' that is not a dict", rule="svg.shape")
         extra |= {f"reasoning.{k}" for k in set(reasoning) - {"effort"}}
-        if "effort" in reasoning and reasoning["effort"] not in _EFFORTS:
-            raise _refuse("svg", svg, _EFFORTS, f"has reasoning effort {reasoning['effort']!r}; "
-                          f"use one of {_join(_EFFORTS)}")
+        if "effort" in reasoning and reasoning["effort"] not in EFFORTS:
+            raise _refuse("svg", svg, EFFORTS, f"has reasoning effort {reasoning['effort']!r}; "
+                          f"use one of {_join(EFFORTS)}", rule="svg.effort")
     if extra:
-        raise _refuse("svg", svg, _SVG_SHAPE, f"has unknown keys: {_join(sorted(extra))}")
+        raise _refuse("svg", svg, _SVG_SHAPE, f"has unknown keys: {_join(sorted(extra))}", rule="svg.shape")
     return dict(svg)
 
 
-def _streaming(out: dict[str, Any], p: dict[str, Any], spec: ModelSpec) -> None:
-    if "stream" in p:
-        if not isinstance(p["stream"], bool):
-            raise _refuse("stream", p["stream"], (True, False), "must be True or False")
-        if p["stream"] and not spec.streaming:
-            raise _refuse("stream", True, (False,), f"is not supported by {spec.id}", "omit stream")
-        out["stream"] = p["stream"]
-    if "partial_images" in p:
-        if not out.get("stream"):
-            raise _refuse("partial_images", p["partial_images"], "with stream=True",
-                          "only applies to streaming", "add stream=True or omit partial_images")
-        out["partial_images"] = _integer("partial_images", p["partial_images"], 0, spec.partial_images_max, spec)
+def _combinations(j: _Judge) -> None:
+    """Rules between parameters that no single row states."""
+    fmt = j.current("output_format")
+    if j.out.get("background") == "transparent" and fmt not in ("png", "webp"):
+        j.skip_or_raise(_refuse("background", "transparent", ("png", "webp"),
+                                f"needs png or webp output, and output_format is {fmt!r}",
+                                "set output_format='png'", rule="background.output_format"))
+    if fmt == "svg" and j.current("n") != 1:
+        j.skip_or_raise(_refuse("n", j.out["n"], (1,), "must be 1 for SVG output", rule="n.svg"))
 
 
-def validate(endpoint: str, *, lenient: bool = False, today: dt.date | None = None, **params: Any) -> Request:
+def validate(endpoint: str, *, lenient: bool = False, other_host: bool = False, today: dt.date | None = None,
+             **params: Any) -> Request:
     """The normalized ``Request`` for ``endpoint`` ("generate", "edit", "variation"), or ``InvalidRequest``.
 
-    ``lenient=True`` (a non-OpenAI host) lets retired and unknown models through with a warning.
-    Parameters given as None count as omitted. Images may be paths, PIL images, bytes or file objects.
+    ``lenient=True`` skips every rule that would refuse, with a warning naming it, and sends the value as
+    given. ``other_host=True`` (a non-OpenAI host, the simulator's legacy mode) lets retired and unknown
+    models through with a warning. Parameters given as None count as omitted. Images may be paths, PIL
+    images, bytes or file objects.
     """
     if endpoint not in ENDPOINTS:
         raise _refuse("endpoint", endpoint, ENDPOINTS, "is not an Images API endpoint",
                       f"use one of {_join(ENDPOINTS)}")
     p = {k: v for k, v in params.items() if v is not None}
-    for name in p:
-        if name not in PARAMS[endpoint]:
-            near = closest(name, PARAMS[endpoint])
-            raise _refuse(name, p[name], tuple(sorted(PARAMS[endpoint])), f"is not a parameter of {endpoint}",
-                          f"did you mean {near!r}?" if near else "remove it")
-    spec = _model(p, lenient, today)
+    known = vocabulary.names(endpoint)
+    extra: dict[str, Any] = {}
+    for name in [n for n in p if n not in known]:
+        near = closest(name, known)
+        exc = _refuse(name, p[name], tuple(sorted(known)), f"is not a parameter of {endpoint}",
+                      f"did you mean {near!r}?" if near else "remove it", rule="unknown_parameter")
+        if not lenient:
+            raise exc
+        warn(f"lenient: skipped the rule 'unknown_parameter' ({exc}); sending {name} as given", DalleKitWarning)
+        extra[name] = p.pop(name)
+    spec = _model(p, lenient, other_host, today)
     model = p["model"].strip()
-    if spec is None:  # unknown model on a lenient host: pass through as given
-        return _unchecked(endpoint, model, p)
+    if spec is None:  # unknown model, sent as given
+        return _unchecked(endpoint, model, {**p, **extra})
     if endpoint not in spec.endpoints:
         fix = ("the variations endpoint is retired: use Kit.vary(), which asks the edits endpoint for a variation"
                if endpoint == "variation" else f"{spec.id} serves {_join(sorted(spec.endpoints))}")
-        raise _refuse("model", model, tuple(sorted(spec.endpoints)), f"does not serve {endpoint}", fix)
-    out: dict[str, Any] = {}
-    if endpoint != "variation":
+        exc = _refuse("model", model, tuple(sorted(spec.endpoints)), f"does not serve {endpoint}", fix,
+                      rule="model.endpoint")
+        if not lenient:
+            raise exc
+        warn(f"lenient: skipped the rule 'model.endpoint' ({exc})", DalleKitWarning)
+    j = _Judge(endpoint, p, spec, lenient)
+    if "prompt" in known:
         prompt = p.get("prompt")
         if not isinstance(prompt, str) or not prompt:
             raise _refuse("prompt", prompt, f"1 to {spec.prompt_max} characters", "is required",
                           "describe the image you want")
-        if len(prompt) > spec.prompt_max:
-            raise _refuse("prompt", f"<{len(prompt)} characters>", spec.prompt_max,
-                          f"is too long: {spec.id} takes at most {spec.prompt_max:,} characters", "shorten it")
-        out["prompt"] = prompt
-    if "n" in p:
-        out["n"] = _integer("n", p["n"], 1, spec.n_max, spec)
-    if "size" in p:
-        out["size"] = _size(p["size"], spec)
-    if "quality" in p:
-        out["quality"] = _quality(p["quality"], spec)
-    _streaming(out, p, spec)
-    _output(out, p, spec, endpoint)
-    if "moderation" in p:
-        out["moderation"] = _choice("moderation", p["moderation"], spec.moderation, spec)
-    if "input_fidelity" in p:
-        out["input_fidelity"] = _choice("input_fidelity", p["input_fidelity"], spec.input_fidelity, spec,
-                                        "" if spec.input_fidelity else f"omit it: {spec.id} keeps input detail itself")
-    if "style" in p:
-        phrase = _STYLE_PHRASES.get(str(p["style"]).lower())
-        hint = (f"describe the style in the prompt instead, e.g. add '{phrase}'" if phrase and not spec.styles
-                else "describe the style in the prompt instead")
-        out["style"] = _choice("style", p["style"], spec.styles, spec, hint)
-    if "response_format" in p:
-        out["response_format"] = _choice("response_format", p["response_format"], spec.response_formats, spec,
-                                         f"{spec.id} always returns Base64 (result.bytes); omit response_format")
-    for name in ("safety_identifier", "user"):
-        if name in p:
-            if not isinstance(p[name], str):
-                raise _refuse(name, p[name], "a string", "must be a string", "hash a user name or email")
-            out[name] = p[name]
-    return _with_images(endpoint, spec, model, out, p)
+        j.take("prompt", lambda: _prompt(prompt, spec))
+    for row in vocabulary.rows(endpoint):
+        if row.name not in p or row.kind in ("model", "prompt", "file"):
+            continue
+        if row.kind == "size":
+            j.take("size", lambda: _size(p["size"], spec))
+        elif row.kind == "object":
+            j.take(row.name, lambda row=row: (j.row(row), _svg(p[row.name]))[1])
+        else:
+            j.take(row.name, lambda row=row: j.row(row))
+    _combinations(j)
+    j.out.update(extra)
+    return _with_images(j, model)
 
 
-def _with_images(endpoint: str, spec: ModelSpec, model: str, out: dict[str, Any], p: dict[str, Any]) -> Request:
+def _with_images(j: _Judge, model: str) -> Request:
+    endpoint, spec, p, out = j.endpoint, j.spec, j.given, j.out
     if endpoint == "generate":
         return Request(endpoint, model, out)
     if "image" not in p:
         raise _refuse("image", None, spec.input_mimetypes, f"is required for {endpoint}",
                       "pass a path, PIL image or bytes")
     images = to_uploads(p["image"], "image")
-    check_images(images, spec, endpoint)
+    _checked(j, lambda: check_images(images, spec, endpoint))
     if spec.alpha_without_mask and endpoint == "edit" and "mask" not in p and not has_alpha(images[0]):
-        raise _refuse("image", "<image without alpha>", "RGBA or LA PNG",
-                      f"{spec.id} edits where the image is transparent, and this one has no alpha channel",
-                      "pass a mask, or erase the area to edit in the image")
+        j.skip_or_raise(_refuse("image", "<image without alpha>", "RGBA or LA PNG",
+                                f"{spec.id} edits where the image is transparent, and this one has no alpha channel",
+                                "pass a mask, or erase the area to edit in the image", rule="image.alpha"))
     mask = markup = None
     if "mask" in p and "markup" in p:
-        raise _refuse("markup", "<image>", "mask or markup", "cannot be combined with mask", "send one of the two")
+        j.skip_or_raise(_refuse("markup", "<image>", "mask or markup", "cannot be combined with mask",
+                                "send one of the two", rule="markup.mask"))
     if "mask" in p:
-        if not spec.mask or out.get("output_format") == "gif":
-            raise _refuse("mask", "<image>", (), f"is not supported by {spec.id} with this output", "omit mask")
         mask = to_uploads(p["mask"], "mask")[0]
-        check_mask(mask, images[0], spec)
+        _checked(j, lambda: j.row(vocabulary.PARAMS["mask"], "<image>"))
+        _checked(j, lambda: check_mask(mask, images[0], spec))
     if "markup" in p:
-        if not spec.markup:
-            raise _refuse("markup", "<image>", (), f"is not supported by {spec.id}",
-                          "use a mask, or a model that takes markup (gpt-image-2.5 or 2.6)")
         markup = to_uploads(p["markup"], "markup")[0]
-        check_markup(markup, images[0])
+        _checked(j, lambda: j.row(vocabulary.PARAMS["markup"], "<image>"))
+        _checked(j, lambda: check_markup(markup, images[0]))
     return Request(endpoint, model, out, images=images, mask=mask, markup=markup)
+
+
+def _checked(j: _Judge, check: Callable[[], Any]) -> None:
+    try:
+        check()
+    except InvalidRequest as exc:
+        j.skip_or_raise(exc)
 
 
 def _unchecked(endpoint: str, model: str, p: dict[str, Any]) -> Request:

@@ -3,7 +3,8 @@
 Each example is a random mix of valid and invalid parameters. The request is built by the official SDK (so
 the bytes are what a real call sends) and handed to the simulator's own rule code. A request the validator
 accepts is sent in its normalized form and must be accepted; a request it refuses is sent as given and must be
-refused. Drawing is skipped (the simulator's ``check`` decides without rendering), so thousands run quickly.
+refused. Drawing is skipped (the simulator's ``check`` decides without rendering), so thousands run quickly:
+the ``ci`` profile runs a fixed few hundred per endpoint, ``--hypothesis-profile=thorough`` thousands.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import warnings
 import httpx2
 import openai
 import pytest
-from conftest import mask_bytes, png_bytes
-from hypothesis import HealthCheck, event, given, settings
+from helpers import mask_bytes, png_bytes
+from hypothesis import event, given
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -143,13 +144,11 @@ def _agree(endpoint: str, params: dict) -> None:
     assert verdict is None, f"validator accepted but the simulator answers {verdict.status}: {verdict.body()}"
 
 
-@settings(max_examples=2500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(requests("generate"))
 def test_generate_rules_agree(params):
     _agree("generate", params)
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(requests("edit"))
 def test_edit_rules_agree(params):
     _agree("edit", params)

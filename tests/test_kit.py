@@ -183,7 +183,7 @@ def test_configuration_resolves_argument_then_environment(monkeypatch, capsys):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
     monkeypatch.setenv("OPENAI_BASE_URL", "https://images.example.org/v1")
     online = Kit()
-    assert not online.offline and online.backend == "images.example.org" and online.lenient
+    assert not online.offline and online.backend == "images.example.org" and online.other_host
     assert Kit(base_url="https://api.openai.com/v1").backend == "openai"
     assert Kit(simulator=Simulator(seed=3)).offline  # a simulator given means offline, key or not
     assert "a simulator was given" in capsys.readouterr().err

@@ -289,7 +289,7 @@ def test_references_up_to_the_models_limit(kit):
 def test_input_fidelity_only_where_the_model_takes_it():
     image = png(Image.new("RGB", (1024, 1024)))
     with pytest.raises(InvalidRequest, match="omit it"):
-        validate("edit", model=MODEL, image=image, prompt="keep the face", input_fidelity="high")
+        validate("edit", model="gpt-image-2", image=image, prompt="keep the face", input_fidelity="high")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # gpt-image-1.5 is deprecated
         request = validate("edit", model="gpt-image-1.5", image=image, prompt="keep the face",

@@ -81,16 +81,17 @@ def test_any_key_is_accepted_and_never_echoed(sim):
     ({"n": 11}, 400, "integer_above_max_value", "n"),
     ({"prompt": ""}, 400, "string_below_min_length", "prompt"),
     ({"prompt": "x" * 32_001}, 400, "string_above_max_length", "prompt"),
-    ({"output_compression": 50}, 400, "invalid_value", "output_compression"),  # png
+    ({"output_format": "gif", "output_compression": 50}, 400, "invalid_value", "output_compression"),
     ({"output_format": "jpeg", "output_compression": 101}, 400, "integer_above_max_value", "output_compression"),
     ({"output_format": "jpeg", "background": "transparent"}, 400, "invalid_value", "background"),
-    ({"output_format": "gif"}, 400, "invalid_value", "output_format"),  # gif is 2.6 only
+    ({"output_format": "tiff"}, 400, "invalid_value", "output_format"),
+    ({"quality": "xhigh"}, 400, "invalid_value", "quality"),  # gpt-image-2 stops at high
     ({"moderation": "strict"}, 400, "invalid_value", "moderation"),
-    ({"partial_images": 2}, 400, "invalid_value", "partial_images"),  # without stream
+    ({"stream": True, "partial_images": -1}, 400, "integer_below_min_value", "partial_images"),
     ({"stream": True, "partial_images": 4}, 400, "integer_above_max_value", "partial_images"),
     ({"style": "vivid"}, 400, "unknown_parameter", "style"),
     ({"response_format": "url"}, 400, "unknown_parameter", "response_format"),
-    ({"complexity": "high", "model": "gpt-image-2.5-flare"}, 400, "unsupported_parameter", "complexity"),
+    ({"complexity": "extreme", "model": "gpt-image-2.5-flare"}, 400, "invalid_value", "complexity"),
     ({"extra_body": {"foo": 1}}, 400, "unknown_parameter", "foo"),
     ({"extra_body": {"input_fidelity": "high"}}, 400, "unknown_parameter", "input_fidelity"),  # edits only
     ({"model": "gpt-4o"}, 400, "invalid_value", "model"),
@@ -112,12 +113,21 @@ def test_generation_errors(c, kw, status, code, param):
     assert (err.status_code, err.code, err.param) == (status, code, param), err.body
 
 
+def test_known_value_the_model_lacks_uses_the_api_wording(c):
+    err = error_of(gen(c, quality="xhigh"))
+    assert err.body["message"] == "The model 'gpt-image-2' does not support quality 'xhigh'."
+    legacy = error_of(gen(c, quality="standard"))
+    assert legacy.body["message"] == "Invalid value: 'standard'. Supported values are: 'low', 'medium', 'high', and 'auto'."
+
+
 def test_boundaries_accepted(c):
     for kw in ({"size": "3072x1024"}, {"size": "1024x3072"}, {"size": "3840x2160"}, {"size": "1024x640"},
                {"n": 10, "size": "1024x1024"}, {"prompt": "x" * 32_000},
                {"output_format": "jpeg", "output_compression": 0}, {"output_format": "webp", "background": "transparent"},
                {"model": "gpt-image-2.5-flare", "quality": "max"}, {"model": "gpt-image-2.6-sunburst", "complexity": "low"},
-               {"moderation": "low"}, {"stream": True, "partial_images": 3}, {"size": "AUTO"}):
+               {"moderation": "low"}, {"stream": True, "partial_images": 3}, {"size": "AUTO"},
+               {"output_compression": 100}, {"output_format": "png", "output_compression": 50},
+               {"partial_images": 2}, {"model": "gpt-image-2.5-flare", "complexity": "high"}):
         result = gen(c, **kw)()
         if kw.get("stream"):
             assert [e.type for e in result][-1] == "image_generation.completed"

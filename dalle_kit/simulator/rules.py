@@ -1,15 +1,21 @@
-"""The API's rules, enforced from the model registry's data with the simulator's own code.
+"""The API's rules, enforced with the simulator's own code from the registry's data.
 
 :func:`check` turns a parsed body into a :class:`Job` or raises :class:`~.forms.ApiError` with the status and
-error body the real API uses. Checks run in a fixed order, the same as dalle_kit's client-side validator: unknown parameters, model, prompt,
-n, size, quality, stream and partial_images, output settings (format, compression, background, GIF, SVG),
-complexity, moderation, input_fidelity, style, response_format, identifiers, then the files, so the first problem found is the one reported.
+error body the real API uses. It reads the same facts as dalle_kit's client-side validator (the parameter
+vocabulary in ``dalle_kit.vocabulary`` and the model registry) but judges them with separate code, so the
+property test that the two agree means something. Checks run in groups: the names sent, the model, the
+prompt, every vocabulary row in its order (size and svg have logic of their own; every other row is judged
+from its data), the rules between parameters, then the files; the first problem found is the one reported.
 
 Error codes: ``unknown_parameter`` (not a parameter of the endpoint, and ``response_format``/``style`` sent to a
 GPT image model, as observed), ``unsupported_parameter`` (a parameter the chosen model lacks), ``invalid_type``,
-``invalid_value``, ``integer_below_min_value``/``integer_above_max_value``, ``string_below_min_length``/
+``invalid_value`` (including "The model '…' does not support quality 'xhigh'." for a value the API knows but the
+model lacks), ``integer_below_min_value``/``integer_above_max_value``, ``string_below_min_length``/
 ``string_above_max_length``, ``missing_required_parameter``, ``invalid_input_fidelity_model`` (observed),
 ``model_not_found`` (404, retired models) and the file codes of :mod:`.uploads`.
+
+Accepted and ignored, as the API does: ``output_compression`` with png output (OpenAI's own example sends
+``png`` with ``100``) and ``partial_images`` without ``stream``.
 """
 
 from __future__ import annotations
@@ -18,34 +24,21 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..registry import ModelSpec, all_specs, get, parse_size
+from .. import vocabulary
+from ..registry import ModelSpec, parse_size
+from ..registry import builtin as get
+from ..registry import builtin_specs as all_specs
+from ..vocabulary import EFFORTS, ParamSpec, gate_allows
 from .forms import ApiError, Form
 from .params import Reader, combo, enum_error, unknown, unsupported
 from .uploads import InputImage, read_images, read_mask, read_markup
 
-__all__ = ["Job", "check", "served", "GEN_PARAMS", "EDIT_PARAMS", "VARIATION_PARAMS"]
+__all__ = ["Job", "check", "served", "AUTO_QUALITY"]
 
-GEN_PARAMS = frozenset({"prompt", "model", "n", "size", "quality", "output_format", "output_compression",
-                        "background", "moderation", "stream", "partial_images", "response_format", "style", "user",
-                        "safety_identifier", "complexity", "frame_count", "frame_duration_ms", "svg"})
-EDIT_PARAMS = frozenset({"image", "images", "mask", "markup", "prompt", "model", "n", "size", "quality",
-                         "output_format", "output_compression", "background", "stream", "partial_images",
-                         "input_fidelity", "response_format", "user", "safety_identifier", "complexity",
-                         "frame_count", "frame_duration_ms", "svg"})
-VARIATION_PARAMS = frozenset({"image", "model", "n", "response_format", "size", "user"})
-_PARAMS = {"generate": GEN_PARAMS, "edit": EDIT_PARAMS, "variation": VARIATION_PARAMS}
-_ENUMS = {
-    "quality": ("low", "medium", "high", "xhigh", "max", "auto", "standard", "hd"),
-    "output_format": ("png", "webp", "jpeg", "gif", "svg"),
-    "background": ("transparent", "opaque", "auto"),
-    "moderation": ("low", "auto"),
-    "response_format": ("url", "b64_json"),
-    "style": ("vivid", "natural"),
-    "input_fidelity": ("high", "low"),
-    "complexity": ("low", "medium", "high"),
-}
-_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+#: Wire names the SDK never sends but the API takes: JSON edits may reference images as ``images: [...]``.
+_WIRE_ONLY = {"edit": frozenset({"images"})}
 AUTO_QUALITY = "medium"
 PORTRAIT_WORDS = ("portrait", "vertical", "tall", "poster", "phone wallpaper")
 LANDSCAPE_WORDS = ("landscape", "panorama", "panoramic", "wide", "banner", "widescreen")
@@ -86,12 +79,24 @@ class Job:
 
     @property
     def legacy(self) -> bool:
-        return self.spec.family == "dall-e"
+        return not self.spec.is_gpt_image
 
 
 def served(spec: ModelSpec, *, legacy: bool, today: dt.date | None) -> bool:
     """Whether the simulator answers for ``spec``: not retired, or a DALL·E model in legacy mode."""
-    return spec.status(today) != "retired" or (legacy and spec.family == "dall-e")
+    return spec.status(today) != "retired" or (legacy and not spec.is_gpt_image)
+
+
+def _names(form: Form, endpoint: str) -> None:
+    """Every value and file part must be a parameter of ``endpoint``."""
+    allowed = vocabulary.names(endpoint) | _WIRE_ONLY.get(endpoint, frozenset())
+    for name in form.values:
+        if name not in allowed:
+            raise unknown(name)
+    files = {r.name for r in vocabulary.rows(endpoint) if r.kind == "file"} | _WIRE_ONLY.get(endpoint, frozenset())
+    for upload in form.uploads:
+        if upload.field.split("[", 1)[0] not in files:
+            raise unknown(upload.field)
 
 
 def _model(r: Reader, endpoint: str, *, legacy: bool, today: dt.date | None) -> ModelSpec:
@@ -107,7 +112,7 @@ def _model(r: Reader, endpoint: str, *, legacy: bool, today: dt.date | None) -> 
     if spec is None:
         raise enum_error("model", model, choices) if choices else _variations_retired(model)
     if not served(spec, legacy=legacy, today=today):
-        verb = "was retired" if spec.family == "dall-e" else "was shut down"
+        verb = "was shut down" if spec.is_gpt_image else "was retired"
         raise ApiError(404, f"The model `{spec.id}` {verb} on {spec.shutdown_on} and is no longer available. "
                        f"Use {' or '.join(f'`{m}`' for m in spec.replacement)} instead.", code="model_not_found")
     if endpoint not in spec.endpoints:
@@ -167,140 +172,139 @@ def _resolve_size(size: str, spec: ModelSpec, prompt: str, first: InputImage | N
     return 1024, 1024
 
 
-def _gated(r: Reader, name: str, supported: bool, spec: ModelSpec) -> bool:
-    """True when ``name`` was sent; raises when the model lacks it."""
-    if not r.given(name):
-        return False
+def _enum(r: Reader, row: ParamSpec, allowed: tuple[str, ...], spec: ModelSpec) -> str | None:
+    """A value the model takes; a value the API knows but the model lacks gets the API's own wording."""
+    value = r.str(row.name)
+    if value is None or value in allowed:
+        return value
+    if value in row.values and value not in row.legacy_values:
+        raise ApiError(400, f"The model '{spec.id}' does not support {row.name} '{value}'.", param=row.name,
+                       code="invalid_value")
+    raise enum_error(row.name, value, allowed)
+
+
+def _row(r: Reader, row: ParamSpec, spec: ModelSpec, seen: dict[str, Any]) -> Any:
+    """Judge one vocabulary row from its data; returns the value the request takes (its default if ignored)."""
+    name = row.name
+    supported, allowed = gate_allows(row, spec)
     if not supported:
+        if row.legacy:
+            raise unknown(name)
+        if name == "input_fidelity":
+            raise ApiError(400, f"The model '{spec.id}' does not support the 'input_fidelity' parameter.",
+                           type="image_generation_user_error", param=name, code="invalid_input_fidelity_model")
         raise unsupported(name, spec)
-    return True
+    for other, needed in row.refuse_unless.items():
+        if seen.get(other) not in needed:
+            raise combo(name, f"{name} is only supported with {other}={needed[0]}.")
+    for other, excluded in row.refuse_with.items():
+        if seen.get(other) in excluded:
+            raise combo(name, f"{str(seen[other]).upper()} output does not support {name}.")
+    if row.kind == "int":
+        high = getattr(spec, row.high_from) if row.high_from else row.high
+        value: Any = r.int(name, row.low, high)
+    elif row.kind == "enum":
+        value = _enum(r, row, allowed, spec)
+    elif row.kind == "bool":
+        value = r.bool(name)
+    else:
+        value = r.str(name)
+    if any(seen.get(other) not in needed for other, needed in row.drop_unless.items()):
+        return row.default  # accepted and ignored, as the API does
+    return value
+
+
+def _rows(r: Reader, endpoint: str, spec: ModelSpec) -> dict[str, Any]:
+    """Every vocabulary row of ``endpoint`` in order; returns the resolved values (defaults where omitted)."""
+    seen: dict[str, Any] = {}
+    for row in vocabulary.rows(endpoint):
+        if row.kind in ("model", "prompt", "file"):
+            continue
+        if row.kind == "size":
+            seen["size"] = _size_value(r, spec)
+        elif not r.given(row.name):
+            seen[row.name] = row.default
+        elif row.kind == "object":
+            _row_gate_only(row, spec, seen)
+            seen[row.name] = _svg(r)
+        else:
+            seen[row.name] = _row(r, row, spec, seen)
+    return seen
+
+
+def _row_gate_only(row: ParamSpec, spec: ModelSpec, seen: dict[str, Any]) -> None:
+    if not gate_allows(row, spec)[0]:
+        raise unsupported(row.name, spec)
+    for other, needed in row.refuse_unless.items():
+        if seen.get(other) not in needed:
+            raise combo(row.name, f"{row.name} is only supported with {other}={needed[0]}.")
+
+
+def _combinations(seen: dict[str, Any]) -> None:
+    """Rules between parameters that no single row states."""
+    fmt = seen.get("output_format")
+    if seen.get("background") == "transparent" and fmt not in ("png", "webp"):
+        raise combo("background", f"Transparent background requires output_format 'png' or 'webp', not '{fmt}'.")
+    if fmt == "svg" and (seen.get("n") or 1) != 1:
+        raise combo("n", "SVG generation requires n=1.")
+
+
+def _files(form: Form, endpoint: str, spec: ModelSpec, seen: dict[str, Any]) -> tuple[
+        tuple[InputImage, ...], InputImage | None, InputImage | None]:
+    if endpoint == "generate":
+        return (), None, None
+    images = read_images(form, spec, endpoint)
+    if endpoint != "edit":
+        return images, None, None
+    sent = {u.field for u in form.uploads} | set(form.values)
+    if "mask" in sent and "markup" in sent:
+        raise combo("markup", "markup cannot be combined with mask.")
+    mask_row = vocabulary.PARAMS["mask"]
+    if "mask" in sent and gate_allows(mask_row, spec)[0]:
+        for other, excluded in mask_row.refuse_with.items():
+            if seen.get(other) in excluded:
+                raise combo("mask", f"{str(seen[other]).upper()} output does not support masks.")
+    return images, read_mask(form, spec, images[0]), read_markup(form, spec, images[0])
 
 
 def check(form: Form, endpoint: str, *, legacy: bool = False, today: dt.date | None = None) -> Job:
     """Validate a request to ``endpoint`` (generate | edit | variation) and resolve it into a :class:`Job`."""
+    _names(form, endpoint)
     r = Reader(form)
-    allowed = _PARAMS[endpoint]
-    for name in form.values:
-        if name not in allowed:
-            raise unknown(name)
-    file_fields = {"generate": (), "edit": ("image", "mask", "markup"), "variation": ("image",)}[endpoint]
-    for upload in form.uploads:
-        base = upload.field.split("[", 1)[0]
-        if base not in file_fields:
-            raise unknown(upload.field)
     spec = _model(r, endpoint, legacy=legacy, today=today)
-    gpt = spec.family != "dall-e"
-
     prompt = _prompt(r, spec) if endpoint != "variation" else ""
-    n = r.int("n", 1, spec.n_max) or 1
-    size = _size_value(r, spec)
+    seen = _rows(r, endpoint, spec)
+    _combinations(seen)
+    images, mask, markup = _files(form, endpoint, spec, seen)
 
-    quality = spec.qualities[0] if spec.qualities else "standard"
-    if endpoint != "variation" and _gated(r, "quality", bool(spec.qualities), spec):
-        quality = r.enum("quality", _ENUMS["quality"]) or quality
-        if quality not in spec.qualities:
-            raise enum_error("quality", quality, spec.qualities)
-    if "auto" in spec.qualities and (quality == "auto" or not r.given("quality")):
-        quality = AUTO_QUALITY
-
-    stream = bool(r.bool("stream"))
-    if stream and not spec.streaming:
-        raise unsupported("stream", spec)
-    partial_images = 0
-    if _gated(r, "partial_images", spec.streaming, spec):
-        if not stream:
-            raise combo("partial_images", "partial_images is only supported with stream=true.")
-        partial_images = r.int("partial_images", 0, spec.partial_images_max) or 0
-
-    fmt = "png"
-    if _gated(r, "output_format", bool(spec.output_formats), spec):
-        fmt = r.enum("output_format", _ENUMS["output_format"]) or fmt
-        if fmt not in spec.output_formats:
-            raise enum_error("output_format", fmt, spec.output_formats)
-    compression = None
-    if _gated(r, "output_compression", spec.compression, spec):
-        if fmt not in ("webp", "jpeg"):
-            raise combo("output_compression", f"output_compression is only supported for the 'webp' and 'jpeg' "
-                        f"output formats, not '{fmt}'.")
-        compression = r.int("output_compression", 0, 100)
-    background = "auto"
-    if _gated(r, "background", bool(spec.backgrounds), spec):
-        background = r.enum("background", spec.backgrounds) or "auto"
-        if background == "transparent" and fmt not in ("png", "webp"):
-            raise combo("background", f"Transparent background requires output_format 'png' or 'webp', not '{fmt}'.")
-
-    gif = "gif" in spec.output_formats
-    for name in ("frame_count", "frame_duration_ms"):
-        if _gated(r, name, gif, spec) and fmt != "gif":
-            raise combo(name, f"{name} is only supported with output_format=gif.")
-    frame_count = r.int("frame_count", 2, 16) or 9  # never 0: the minimum is 2
-    value = r.int("frame_duration_ms", 0)
-    frame_ms = 200 if value is None else value
-    svg_model = _svg(r, spec, fmt)
-    if fmt == "svg" and n != 1:
-        raise combo("n", "SVG generation requires n=1.")
-    if stream and fmt in ("gif", "svg"):
-        raise combo("stream", f"{fmt.upper()} output does not support streaming.")
-    complexity = r.enum("complexity", _ENUMS["complexity"]) if _gated(r, "complexity", spec.complexity, spec) else None
-    if endpoint == "generate" and _gated(r, "moderation", bool(spec.moderation), spec):
-        r.enum("moderation", spec.moderation)
-
-    fidelity = None
-    if endpoint == "edit" and r.given("input_fidelity"):
-        if not spec.input_fidelity:
-            raise ApiError(400, f"The model '{spec.id}' does not support the 'input_fidelity' parameter.",
-                           type="image_generation_user_error", param="input_fidelity",
-                           code="invalid_input_fidelity_model")
-        fidelity = r.enum("input_fidelity", spec.input_fidelity)
-    style = _legacy(r, "style", spec.styles)
-    response_format = _legacy(r, "response_format", spec.response_formats)
-    identifier, user = r.str("safety_identifier"), r.str("user")
-    safety = identifier or user or None
-
-    images: tuple[InputImage, ...] = ()
-    mask = markup = None
-    if endpoint != "generate":
-        images = read_images(form, spec, endpoint)
-    if endpoint == "edit":
-        sent = {u.field for u in form.uploads} | set(form.values)
-        if "mask" in sent and "markup" in sent:
-            raise combo("markup", "markup cannot be combined with mask.")
-        if "mask" in sent and spec.mask and fmt == "gif":
-            raise combo("mask", "GIF output does not support masks.")
-        mask = read_mask(form, spec, images[0])
-        markup = read_markup(form, spec, images[0])
-
-    width, height = _resolve_size(size, spec, prompt, images[0] if images else None)
-    bg = "transparent" if background == "transparent" else "opaque"
-    if endpoint == "edit" and background == "auto" and images and images[0].has_transparency:
+    quality = seen.get("quality") or "auto"
+    if quality == "auto" or quality not in spec.qualities:
+        quality = AUTO_QUALITY if "auto" in spec.qualities else (spec.qualities or ("standard",))[0]
+    fmt = (seen.get("output_format") or "png") if spec.is_gpt_image else "png"
+    compression = seen.get("output_compression") if fmt in ("webp", "jpeg") else None
+    width, height = _resolve_size(seen["size"], spec, prompt, images[0] if images else None)
+    bg = "transparent" if seen.get("background") == "transparent" else "opaque"
+    if endpoint == "edit" and seen.get("background") in ("auto", None) and images and images[0].has_transparency:
         bg = "transparent" if fmt in ("png", "webp") else "opaque"
-    if not gpt:
-        fmt = "png"
-    job = Job(endpoint=endpoint, spec=spec, prompt=prompt, n=n, width=width, height=height, quality=quality,
-              output_format=fmt, compression=compression, background=bg, stream=stream,
-              partial_images=partial_images, style=style, response_format=response_format, complexity=complexity,
-              input_fidelity=fidelity, frame_count=frame_count, frame_duration_ms=frame_ms, svg_model=svg_model,
-              safety_identifier=safety, images=images, mask=mask, markup=markup)
+    svg = seen.get("svg")
+    job = Job(endpoint=endpoint, spec=spec, prompt=prompt, n=seen.get("n") or 1, width=width, height=height,
+              quality=quality, output_format=fmt, compression=compression, background=bg,
+              stream=bool(seen.get("stream")), partial_images=seen.get("partial_images") or 0,
+              style=seen.get("style") or (spec.styles[0] if spec.styles else None),
+              response_format=seen.get("response_format") or (spec.response_formats[0] if spec.response_formats
+                                                               else None),
+              complexity=seen.get("complexity"), input_fidelity=seen.get("input_fidelity"),
+              frame_count=seen.get("frame_count") or 9, frame_duration_ms=seen.get("frame_duration_ms", 200),
+              svg_model=svg["model"] if svg else None,
+              safety_identifier=seen.get("safety_identifier") or seen.get("user") or None,
+              images=images, mask=mask, markup=markup)
     return _with_fingerprint(job)
 
 
-def _legacy(r: Reader, name: str, values: tuple[str, ...]) -> str | None:
-    """A DALL·E-only parameter: unknown to models without ``values``; else one of them, default the first."""
-    if not r.given(name):
-        return values[0] if values else None
-    if not values:
-        raise unknown(name)
-    return r.enum(name, values)
-
-
-def _svg(r: Reader, spec: ModelSpec, fmt: str) -> str | None:
-    if not _gated(r, "svg", "svg" in spec.output_formats, spec):
-        return None
+def _svg(r: Reader) -> dict[str, Any]:
     svg = r.values["svg"]
     if not isinstance(svg, dict):
         raise r._type_error("svg", "an object", svg)
-    if fmt != "svg":
-        raise combo("svg", "svg is only supported with output_format=svg.")
     for key in svg:
         if key not in ("model", "reasoning"):
             raise unknown(f"svg.{key}")
@@ -318,9 +322,9 @@ def _svg(r: Reader, spec: ModelSpec, fmt: str) -> str | None:
             if key != "effort":
                 raise unknown(f"svg.reasoning.{key}")
         effort = reasoning.get("effort")
-        if effort is not None and effort not in _EFFORTS:
-            raise enum_error("svg.reasoning.effort", effort, _EFFORTS)
-    return model
+        if effort is not None and effort not in EFFORTS:
+            raise enum_error("svg.reasoning.effort", effort, EFFORTS)
+    return svg
 
 
 def _with_fingerprint(job: Job) -> Job:

@@ -21,7 +21,7 @@ from PIL import Image
 from dalle_kit.simulator import Simulator
 
 REPO = Path(__file__).resolve().parents[2]
-OPENAPI = Path("/work/shared/reference/openai-images-openapi.json")
+OPENAPI = REPO / "tests" / "data" / "openai-images-openapi.json"  # vendored: the Images subset of the spec
 BASE = "http://simulator.test/v1"
 
 
