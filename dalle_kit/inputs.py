@@ -2,6 +2,10 @@
 
 Every upload gets a filename and the MIME type of what the bytes really are: the SDK sends bare bytes as
 ``application/octet-stream``, which the API rejects (``unsupported_file_mimetype``).
+
+Sizes are those of the picture upright: the API (and the simulator) apply a photo's EXIF orientation before
+comparing a mask or markup with it, so a phone photo stored 4032x3024 with Orientation 6 needs a 3024x4032
+mask. Orientations 5-8 swap width and height, 1-4 do not. A PIL image is sent upright (PNG keeps no EXIF).
 """
 
 from __future__ import annotations
@@ -11,22 +15,52 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .errors import InvalidRequest
 from .registry import ModelSpec
 from .request import Upload
 
-__all__ = ["to_upload", "to_uploads", "check_images", "check_mask", "check_markup", "has_alpha"]
+__all__ = ["to_upload", "to_uploads", "check_images", "check_mask", "check_markup", "has_alpha",
+           "exif_orientation", "oriented_size", "same_aspect", "SWAPS_SIDES", "TRANSPOSE"]
 
 _MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif", "MPO": "image/jpeg"}
 _EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 MB = 1024 * 1024
+SWAPS_SIDES = frozenset({5, 6, 7, 8})  # EXIF orientations that turn the picture a quarter turn
+TRANSPOSE = {  # what PIL.ImageOps.exif_transpose does for each orientation
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90}
+# Where a PNG can carry an orientation Pillow reads (eXIf chunk, ImageMagick text, XMP); others skip the decode
+# that finding an eXIf chunk after the pixel data costs.
+_PNG_EXIF_MARKERS = (b"eXIf", b"Raw profile type exif", b"XML:com.adobe.xmp")
+
+
+def exif_orientation(img: Image.Image) -> int:
+    """The EXIF orientation ``PIL.ImageOps.exif_transpose`` applies to ``img`` (1-8); 1 if none or unreadable."""
+    try:
+        value = img.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception:  # noqa: BLE001 - broken metadata: Pillow leaves such a picture as stored
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def oriented_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """``size`` (as stored) after the EXIF ``orientation``: 5-8 swap width and height, 1-4 do not."""
+    return (size[1], size[0]) if orientation in SWAPS_SIDES else (size[0], size[1])
+
+
+def same_aspect(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether two sizes have the same shape (within 1%), e.g. a mask painted on a scaled copy."""
+    return abs(a[0] * b[1] - a[1] * b[0]) <= 0.01 * max(a[0] * b[1], a[1] * b[0])
 
 
 def _read(obj: Any, param: str) -> tuple[bytes, str | None]:
     """Bytes and a filename hint from a path, bytes, file object, PIL image or (name, bytes) tuple."""
     if isinstance(obj, Image.Image):
+        if exif_orientation(obj) != 1:  # the PNG would drop the tag: send the picture as it is meant to be seen
+            obj = ImageOps.exif_transpose(obj)
         buffer = io.BytesIO()
         obj.save(buffer, format="PNG")
         return buffer.getvalue(), None
@@ -60,6 +94,8 @@ def to_upload(obj: Any, param: str = "image") -> Upload:
         with Image.open(io.BytesIO(data)) as img:
             fmt, size, mode = img.format or "", img.size, img.mode
             alpha = mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+            tagged = fmt != "PNG" or any(marker in data for marker in _PNG_EXIF_MARKERS)
+            orientation = exif_orientation(img) if tagged else 1
     except (UnidentifiedImageError, OSError) as exc:
         raise InvalidRequest(f"{param}: the bytes are not an image Pillow can read ({exc}); "
                              "pass a PNG, JPEG or WebP file", param=param, value=f"{len(data)} bytes",
@@ -67,8 +103,10 @@ def to_upload(obj: Any, param: str = "image") -> Upload:
     mimetype = _MIME.get(fmt, f"image/{fmt.lower()}")
     stem = os.path.splitext(name)[0] if name else param.replace("[", "-").rstrip("]")
     filename = f"{stem}.{_EXT.get(mimetype, fmt.lower())}"
-    return Upload(name=filename, mimetype=mimetype, data=data, width=size[0], height=size[1],
-                  mode=mode + ("+alpha" if alpha and mode not in ("RGBA", "LA", "PA") else ""))
+    width, height = oriented_size(size, orientation)
+    return Upload(name=filename, mimetype=mimetype, data=data, width=width, height=height,
+                  mode=mode + ("+alpha" if alpha and mode not in ("RGBA", "LA", "PA") else ""),
+                  orientation=orientation)
 
 
 def to_uploads(obj: Any, param: str = "image") -> tuple[Upload, ...]:
@@ -111,9 +149,33 @@ def check_images(images: Sequence[Upload], spec: ModelSpec, endpoint: str) -> No
                 f"{param}: {len(upload.data) / MB:.1f} MB is over the {spec.max_input_bytes // MB} MB limit; "
                 "shrink it or save it as WebP/JPEG", param=param, value=len(upload.data),
                 allowed=f"at most {spec.max_input_bytes} bytes")
-        if spec.sizes.square_only and upload.width != upload.height:
+        if spec.sizes.square_only and upload.width != upload.height:  # a quarter turn keeps a square square
             raise InvalidRequest(f"{param}: {spec.id} needs a square image, got {upload.width}x{upload.height}; "
                                  "crop it square first", param=param, value=upload.size, allowed="a square PNG")
+
+
+def _shape(upload: Upload) -> str:
+    """``WxH`` upright, and how it is stored when an EXIF orientation turns it."""
+    if upload.orientation == 1:
+        return f"{upload.width}x{upload.height}"
+    stored = "x".join(map(str, upload.stored_size))
+    return f"{upload.width}x{upload.height} upright (stored {stored}, EXIF Orientation {upload.orientation})"
+
+
+def _mismatch(param: str, drawing: Upload, first: Upload, fix: str) -> str:
+    """Why ``drawing`` (a mask or markup) does not fit ``first``; a drawing on the stored, unturned photo says so."""
+    turned = first.orientation in SWAPS_SIDES and first.width != first.height
+    if not (turned and same_aspect(drawing.size, first.stored_size)):
+        return f"{param}: {_shape(drawing)} does not match the image's {_shape(first)}; {fix}"
+    stored = "x".join(map(str, first.stored_size))
+    prepare = "dalle_kit.masks.prepare(image, mask, model) turns both for you; or " if param == "mask" else ""
+    painter = " (MaskPainter shows the photo upright)" if param == "mask" else ""
+    return (f"{param}: {_shape(drawing)} has the shape of the photo as stored ({stored}), not upright. The photo "
+            f"carries an EXIF rotation (Orientation {first.orientation}) and the API turns it upright to "
+            f"{first.width}x{first.height} before comparing, so the {param} must be drawn on the upright picture: "
+            f"{prepare}draw it on PIL.ImageOps.exif_transpose(Image.open(path)){painter}, or turn a {param} drawn "
+            "on the stored photo the same way: "
+            f"{param}.transpose(Image.Transpose.{TRANSPOSE[first.orientation].name})")
 
 
 def check_mask(mask: Upload, first: Upload, spec: ModelSpec) -> None:
@@ -128,10 +190,10 @@ def check_mask(mask: Upload, first: Upload, spec: ModelSpec) -> None:
                              param="mask", value=len(mask.data),
                              allowed=f"under {spec.mask_max_bytes} bytes")
     if mask.size != first.size:
-        raise InvalidRequest(
-            f"mask: {mask.width}x{mask.height} does not match the image's {first.width}x{first.height}; "
-            "if it was painted on a scaled copy, dalle_kit.masks.prepare(image, mask, model) rescales it; "
-            "a mask of another shape must be redrawn", param="mask", value=mask.size, allowed=first.size)
+        fix = ("if it was painted on a scaled copy, dalle_kit.masks.prepare(image, mask, model) rescales it; "
+               "a mask of another shape must be redrawn")
+        raise InvalidRequest(_mismatch("mask", mask, first, fix), param="mask", value=mask.size,
+                             allowed=first.size)
     if not has_alpha(mask):
         raise InvalidRequest(
             f"mask: has no alpha channel (mode {mask.mode}); the API edits where alpha is 0, it does not read "
@@ -148,9 +210,8 @@ def check_markup(markup: Upload, first: Upload) -> None:
         raise InvalidRequest("markup: must be a transparent PNG (RGBA) drawn over the first image",
                              param="markup", value=f"{markup.mimetype} {markup.mode}", allowed="RGBA PNG")
     if markup.size != first.size:
-        raise InvalidRequest(
-            f"markup: {markup.width}x{markup.height} does not match the image's {first.width}x{first.height}",
-            param="markup", value=markup.size, allowed=first.size)
+        raise InvalidRequest(_mismatch("markup", markup, first, "draw it over the image at its full size"),
+                             param="markup", value=markup.size, allowed=first.size)
     if _alpha_zero_count(markup) == 0:
         raise InvalidRequest("markup: has no transparent pixel; draw only the marks and leave the rest clear",
                              param="markup", value="opaque", allowed="RGBA PNG with transparent pixels")

@@ -28,7 +28,7 @@ from scipy import ndimage
 
 from . import registry
 from .errors import InvalidRequest
-from .inputs import check_images, check_mask, to_upload
+from .inputs import SWAPS_SIDES, TRANSPOSE, check_images, check_mask, exif_orientation, same_aspect, to_upload
 from .registry import ModelSpec
 
 __all__ = [
@@ -331,25 +331,25 @@ def _has_alpha(img: Image.Image) -> bool:
     return img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
 
 
-def _same_aspect(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    return abs(a[0] * b[1] - a[1] * b[0]) <= 0.01 * max(a[0] * b[1], a[1] * b[0])
-
-
 def prepare(image: Any, mask: Any, model: str, *, edit: Literal["white", "black"] | None = None
             ) -> tuple[Image.Image, Image.Image]:
     """``(image, mask)`` fixed so that ``Kit.edit`` accepts them, or ``InvalidRequest`` saying what to do.
 
-    Fixes: the photo's EXIF orientation; image modes PNG cannot hold; a mask without alpha, or an opaque
-    one, when ``edit`` says which colour marks the edit; a mask painted on a scaled copy (same aspect);
-    colour data in the mask (dropped: only alpha counts); a square crop (centre) and the largest accepted
-    size for models that take only square images. Refused: unknown models or models without masks, a
-    black-and-white mask without ``edit``, a mask of another shape, and anything ``check`` still refuses.
+    Fixes: the photo's EXIF orientation (the image comes back upright and untagged, as the API sees it; a mask
+    drawn on the photo as stored, before a quarter-turn orientation, is turned with it); image modes PNG cannot
+    hold; a mask without alpha, or an opaque one, when ``edit`` says which colour marks the edit; a mask
+    painted on a scaled copy (same aspect); colour data in the mask (dropped: only alpha counts); a square
+    crop (centre) and the largest accepted size for models that take only square images. Refused: unknown
+    models or models without masks, a black-and-white mask without ``edit``, a mask of another shape, and
+    anything ``check`` still refuses.
     """
     spec = _spec(model)
-    img = ImageOps.exif_transpose(_open(image, "image"))
+    stored = _open(image, "image")
+    turn = exif_orientation(stored)
+    img = ImageOps.exif_transpose(stored)  # upright; the tag is dropped from its EXIF and XMP
     if img.mode not in ("RGB", "RGBA", "L", "LA"):
         img = img.convert("RGBA" if _has_alpha(img) else "RGB")
-    raw = _open(mask, "mask")
+    raw = ImageOps.exif_transpose(_open(mask, "mask"))  # a mask's own tag counts too, as for the API
     if not _has_alpha(raw) or (_alpha(raw).getextrema()[0] > 0 and edit is not None):
         if edit is None:
             raise InvalidRequest(
@@ -363,8 +363,10 @@ def prepare(image: Any, mask: Any, model: str, *, edit: Literal["white", "black"
             "mask: no pixel is fully transparent, so nothing would be edited. If black or white marks the area "
             "in it, say which: masks.prepare(image, mask, model, edit='white'); else draw one with dalle_kit.masks",
             param="mask", value="opaque", allowed="alpha 0 where to edit")
+    if turn in SWAPS_SIDES and same_aspect(m.size, stored.size) and not same_aspect(m.size, img.size):
+        m = m.transpose(TRANSPOSE[turn])  # drawn on the photo as stored: turn it with the photo
     if m.size != img.size:
-        if not _same_aspect(m.size, img.size):
+        if not same_aspect(m.size, img.size):
             raise InvalidRequest(
                 f"mask: {m.width}x{m.height} is not the shape of the image ({img.width}x{img.height}); paint it on "
                 "this image (e.g. with dalle_kit.widgets.MaskPainter) or crop both the same way",

@@ -13,7 +13,12 @@ __all__ = ["Request", "Upload"]
 
 @dataclass(frozen=True)
 class Upload:
-    """An input image as it will be sent: bytes with a filename and a MIME type (never bare bytes)."""
+    """An input image as it will be sent: bytes with a filename and a MIME type (never bare bytes).
+
+    ``width`` and ``height`` are the picture upright, after its EXIF ``orientation`` (1-8; 1 = as stored), as
+    the API compares them: a phone photo stored 4032x3024 with Orientation 6 is 3024x4032. ``stored_size`` is
+    the pixel grid in the file.
+    """
 
     name: str
     mimetype: str
@@ -21,6 +26,7 @@ class Upload:
     width: int
     height: int
     mode: str
+    orientation: int = 1
 
     @property
     def digest(self) -> str:
@@ -28,15 +34,22 @@ class Upload:
 
     @property
     def size(self) -> tuple[int, int]:
+        """``(width, height)`` upright: what the API and the simulator compare masks and markups with."""
         return (self.width, self.height)
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """``(width, height)`` of the pixels as stored, before the EXIF orientation turns them."""
+        return (self.height, self.width) if self.orientation in (5, 6, 7, 8) else (self.width, self.height)
 
     def as_file(self) -> tuple[str, bytes, str]:
         """The ``(filename, bytes, mimetype)`` tuple the SDK turns into a multipart part."""
         return (self.name, self.data, self.mimetype)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "mimetype": self.mimetype, "size": f"{self.width}x{self.height}",
-                "bytes": len(self.data), "sha256": self.digest}
+        out = {"name": self.name, "mimetype": self.mimetype, "size": f"{self.width}x{self.height}",
+               "bytes": len(self.data), "sha256": self.digest}
+        return out if self.orientation == 1 else {**out, "orientation": self.orientation}
 
 
 @dataclass(frozen=True)
