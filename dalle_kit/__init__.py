@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "DalleKitError": "errors",
+    "DalleKitWarning": "errors",
     "ImageResult": "results",
     "ImageSet": "results",
     "InvalidRequest": "errors",
@@ -27,15 +28,15 @@ _EXPORTS = {
     "validate": "validation",
 }
 
-_SUBMODULES = ("masks", "styles")
+_SUBMODULES = ("masks", "registry", "styles", "vocabulary")
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
 if TYPE_CHECKING:
-    from . import masks, styles
+    from . import masks, registry, styles, vocabulary
     from .catalog import models
     from .client import Kit
-    from .errors import DalleKitError, InvalidRequest
+    from .errors import DalleKitError, DalleKitWarning, InvalidRequest
     from .metadata import read_metadata
     from .prompts import Prompt, expand
     from .registry import ModelSpec

@@ -172,7 +172,8 @@ def _model(p: dict[str, Any], lenient: bool, other_host: bool, today: dt.date | 
              "anyway. dalle_kit.models(refresh=True) reads the list again", DalleKitWarning)
     if spec is None:
         if lenient or other_host:
-            warn(f"model {model!r} is not in dalle_kit's registry; sending it unchecked", DalleKitWarning)
+            rule = "lenient: skipped the rule 'model.known': " if lenient else ""
+            warn(f"{rule}model {model!r} is not in dalle_kit's registry; sending it unchecked", DalleKitWarning)
             return None
         near = closest(model, known)
         raise _refuse("model", model, known, "is not a known image model",
@@ -186,7 +187,7 @@ def _model(p: dict[str, Any], lenient: bool, other_host: bool, today: dt.date | 
             raise _refuse("model", model, spec.replacement, f"is retired: {message}",
                           "change the model (a provider that still serves it: Kit(base_url=...))",
                           rule="model.retired")
-        why = "lenient=True" if lenient else "this host is not OpenAI"
+        why = "lenient=True skipped the rule 'model.retired'" if lenient else "this host is not OpenAI"
         warn(f"{message}; sending it anyway because {why}", DalleKitWarning)
     elif status == "deprecated":
         when = f"shuts down on {spec.shutdown_on}" if spec.shutdown_on else "is deprecated"
