@@ -3,10 +3,8 @@
 Names are imported lazily so that ``import dalle_kit`` (and ``dalle-kit --help``) stays fast.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
 __version__ = "0.1.0"
 
@@ -15,13 +13,16 @@ _EXPORTS = {
     "DalleKitWarning": "errors",
     "ImageResult": "results",
     "ImageSet": "results",
+    "InvalidArgument": "errors",
     "InvalidRequest": "errors",
     "Kit": "client",
     "ModelSpec": "registry",
     "Prompt": "prompts",
     "Request": "request",
+    "ResponseError": "errors",
     "Simulator": "simulator",
     "Store": "store",
+    "UnknownName": "errors",
     "expand": "prompts",
     "models": "catalog",
     "read_metadata": "metadata",
@@ -32,11 +33,12 @@ _SUBMODULES = ("masks", "registry", "styles", "vocabulary")
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from . import masks, registry, styles, vocabulary
     from .catalog import models
     from .client import Kit
-    from .errors import DalleKitError, DalleKitWarning, InvalidRequest
+    from .errors import (DalleKitError, DalleKitWarning, InvalidArgument, InvalidRequest, ResponseError,
+                         UnknownName)
     from .metadata import read_metadata
     from .prompts import Prompt, expand
     from .registry import ModelSpec
@@ -47,13 +49,13 @@ if TYPE_CHECKING:
     from .validation import validate
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name in _SUBMODULES:
-        module = importlib.import_module(f".{name}", __name__)
+        module = _importlib.import_module(f".{name}", __name__)
         globals()[name] = module
         return module
     if name in _EXPORTS:
-        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        value = getattr(_importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'dalle_kit' has no attribute {name!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, overload
 
 from . import registry
 from .registry import ModelSpec, all_specs
@@ -33,7 +33,12 @@ class ModelTable(Sequence[ModelSpec]):
         self._specs = tuple(specs)
         self._today = today
 
-    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+    @overload
+    def __getitem__(self, index: int) -> ModelSpec: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[ModelSpec, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> ModelSpec | tuple[ModelSpec, ...]:
         return self._specs[index]
 
     def __len__(self) -> int:

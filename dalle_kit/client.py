@@ -12,7 +12,7 @@ import inspect
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, Literal, Unpack, overload
 from urllib.parse import urlparse
 
 import httpx2
@@ -21,6 +21,7 @@ import openai
 from . import registry
 from .api_errors import amark_not_retryable, annotate, mark_not_retryable
 from .errors import InvalidArgument
+from .kit_types import EditOptions, GenerateOptions, ImageInput, ManyImages, PromptLike, VaryOptions
 from .registry import DEFAULT_MODEL, Listing
 from .request import Request
 from .responses import Collector
@@ -170,7 +171,20 @@ class Kit:
             for event in collector.start_stream(self._call(self._client, request)):
                 yield collector.from_event(event)
 
-    def generate(self, prompt: Any, **params: Any) -> Any:
+    @overload
+    def generate(self, prompt: PromptLike, *, stream: Literal[True], n: int | None = ...,
+                 **params: Unpack[GenerateOptions]) -> Iterator[ImageResult]: ...
+    @overload
+    def generate(self, prompt: PromptLike, *, n: ManyImages, stream: Literal[False] | None = ...,
+                 **params: Unpack[GenerateOptions]) -> ImageSet: ...
+    @overload
+    def generate(self, prompt: PromptLike, *, n: Literal[1] | None = ..., stream: Literal[False] | None = ...,
+                 **params: Unpack[GenerateOptions]) -> ImageResult: ...
+    @overload
+    def generate(self, prompt: PromptLike, *, n: int | None = ..., stream: bool | None = ...,
+                 **params: Unpack[GenerateOptions]) -> ImageResult | ImageSet | Iterator[ImageResult]: ...
+
+    def generate(self, prompt: PromptLike, **params: Any) -> Any:
         """Generate images. Returns an ``ImageResult`` (an ``ImageSet`` when ``n > 1``).
 
         With ``stream=True`` (and ``partial_images=0..3``) it returns an iterator that yields previews
@@ -178,13 +192,38 @@ class Kit:
         """
         return self.run(self.request("generate", prompt=prompt, **params))
 
-    def edit(self, image: Any, prompt: Any, mask: Any = None, **params: Any) -> Any:
+    @overload
+    def edit(self, image: ImageInput | list[ImageInput], prompt: PromptLike, mask: ImageInput | None = ..., *,
+             stream: Literal[True], n: int | None = ..., **params: Unpack[EditOptions]) -> Iterator[ImageResult]: ...
+    @overload
+    def edit(self, image: ImageInput | list[ImageInput], prompt: PromptLike, mask: ImageInput | None = ..., *,
+             n: ManyImages, stream: Literal[False] | None = ..., **params: Unpack[EditOptions]) -> ImageSet: ...
+    @overload
+    def edit(self, image: ImageInput | list[ImageInput], prompt: PromptLike, mask: ImageInput | None = ..., *,
+             n: Literal[1] | None = ..., stream: Literal[False] | None = ...,
+             **params: Unpack[EditOptions]) -> ImageResult: ...
+    @overload
+    def edit(self, image: ImageInput | list[ImageInput], prompt: PromptLike, mask: ImageInput | None = ..., *,
+             n: int | None = ..., stream: bool | None = ...,
+             **params: Unpack[EditOptions]) -> ImageResult | ImageSet | Iterator[ImageResult]: ...
+
+    def edit(self, image: Any, prompt: PromptLike, mask: Any = None, **params: Any) -> Any:
         """Edit ``image`` (a path, PIL image, bytes, BytesIO, or a list of them up to the model's limit).
 
         ``mask``: a PNG of the image's size whose fully transparent pixels mark where to edit (applied to the
         first image). ``markup`` (2.5/2.6 models): a transparent PNG drawn over the first image instead.
         """
         return self.run(self.request("edit", image=image, prompt=prompt, mask=mask, **params))
+
+    @overload
+    def vary(self, image: ImageInput, n: Literal[1] = ..., *, prompt: str | None = ...,
+             **params: Unpack[VaryOptions]) -> ImageResult: ...
+    @overload
+    def vary(self, image: ImageInput, n: ManyImages, *, prompt: str | None = ...,
+             **params: Unpack[VaryOptions]) -> ImageSet: ...
+    @overload
+    def vary(self, image: ImageInput, n: int, *, prompt: str | None = ...,
+             **params: Unpack[VaryOptions]) -> ImageResult | ImageSet: ...
 
     def vary(self, image: Any, n: int = 1, *, prompt: str | None = None, **params: Any) -> Any:
         """Variations of ``image``.
@@ -212,13 +251,52 @@ class Kit:
             async for event in collector.start_stream(await self._call(self._aclient, request)):
                 yield collector.from_event(event)
 
-    async def agenerate(self, prompt: Any, **params: Any) -> Any:
+    @overload
+    async def agenerate(self, prompt: PromptLike, *, stream: Literal[True], n: int | None = ...,
+                        **params: Unpack[GenerateOptions]) -> AsyncIterator[ImageResult]: ...
+    @overload
+    async def agenerate(self, prompt: PromptLike, *, n: ManyImages, stream: Literal[False] | None = ...,
+                        **params: Unpack[GenerateOptions]) -> ImageSet: ...
+    @overload
+    async def agenerate(self, prompt: PromptLike, *, n: Literal[1] | None = ..., stream: Literal[False] | None = ...,
+                        **params: Unpack[GenerateOptions]) -> ImageResult: ...
+    @overload
+    async def agenerate(self, prompt: PromptLike, *, n: int | None = ..., stream: bool | None = ...,
+                        **params: Unpack[GenerateOptions]) -> ImageResult | ImageSet | AsyncIterator[ImageResult]: ...
+
+    async def agenerate(self, prompt: PromptLike, **params: Any) -> Any:
         """Async twin of ``generate``."""
         return await self.arun(self.request("generate", prompt=prompt, **params))
 
-    async def aedit(self, image: Any, prompt: Any, mask: Any = None, **params: Any) -> Any:
+    @overload
+    async def aedit(self, image: ImageInput | list[ImageInput], prompt: PromptLike, mask: ImageInput | None = ..., *,
+                    stream: Literal[True], n: int | None = ...,
+                    **params: Unpack[EditOptions]) -> AsyncIterator[ImageResult]: ...
+    @overload
+    async def aedit(self, image: ImageInput | list[ImageInput], prompt: PromptLike, mask: ImageInput | None = ..., *,
+                    n: ManyImages, stream: Literal[False] | None = ..., **params: Unpack[EditOptions]) -> ImageSet: ...
+    @overload
+    async def aedit(self, image: ImageInput | list[ImageInput], prompt: PromptLike, mask: ImageInput | None = ..., *,
+                    n: Literal[1] | None = ..., stream: Literal[False] | None = ...,
+                    **params: Unpack[EditOptions]) -> ImageResult: ...
+    @overload
+    async def aedit(self, image: ImageInput | list[ImageInput], prompt: PromptLike, mask: ImageInput | None = ..., *,
+                    n: int | None = ..., stream: bool | None = ...,
+                    **params: Unpack[EditOptions]) -> ImageResult | ImageSet | AsyncIterator[ImageResult]: ...
+
+    async def aedit(self, image: Any, prompt: PromptLike, mask: Any = None, **params: Any) -> Any:
         """Async twin of ``edit``."""
         return await self.arun(self.request("edit", image=image, prompt=prompt, mask=mask, **params))
+
+    @overload
+    async def avary(self, image: ImageInput, n: Literal[1] = ..., *, prompt: str | None = ...,
+                    **params: Unpack[VaryOptions]) -> ImageResult: ...
+    @overload
+    async def avary(self, image: ImageInput, n: ManyImages, *, prompt: str | None = ...,
+                    **params: Unpack[VaryOptions]) -> ImageSet: ...
+    @overload
+    async def avary(self, image: ImageInput, n: int, *, prompt: str | None = ...,
+                    **params: Unpack[VaryOptions]) -> ImageResult | ImageSet: ...
 
     async def avary(self, image: Any, n: int = 1, *, prompt: str | None = None, **params: Any) -> Any:
         """Async twin of ``vary``."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import os
 import sys
+import types
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -88,6 +89,7 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 def warn(message: str, category: type[Warning] = DalleKitWarning) -> None:
     """Warn at the first frame outside dalle_kit, so notebooks show the user's own line."""
     level, frame = 2, sys._getframe(1)  # stacklevel 2 is the frame that called warn
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
-        level, frame = level + 1, frame.f_back
+    frame_or_none: types.FrameType | None = frame
+    while frame_or_none is not None and os.path.abspath(frame_or_none.f_code.co_filename).startswith(_PACKAGE):
+        level, frame_or_none = level + 1, frame_or_none.f_back
     warnings.warn(message, category, stacklevel=level)

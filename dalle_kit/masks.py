@@ -20,14 +20,14 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 from scipy import ndimage
 
 from . import registry
-from .errors import InvalidRequest
+from .errors import InvalidArgument, InvalidRequest
 from .inputs import SWAPS_SIDES, TRANSPOSE, check_images, check_mask, exif_orientation, same_aspect, to_upload
 from .registry import ModelSpec
 
@@ -49,8 +49,14 @@ TINT = (255, 40, 120)
 def _size(size: SizeLike) -> tuple[int, int]:
     width, height = size.size if isinstance(size, Image.Image) else size
     if int(width) < 1 or int(height) < 1:
-        raise ValueError(f"a mask needs a positive size, got {width}x{height}")
+        raise InvalidArgument(f"a mask needs a positive size, got {width}x{height}")
     return int(width), int(height)
+
+
+def _lowest(channel: Image.Image) -> int:
+    """The smallest value of a one-band image."""
+    low, _high = cast(tuple[int, int], channel.getextrema())
+    return low
 
 
 def _alpha(mask: Image.Image) -> Image.Image:
@@ -87,7 +93,7 @@ def _apply(size: SizeLike, base: Image.Image | None, erase: bool, region: Image.
     """``base`` (or a blank mask) with ``region`` ("L", 255 = in the shape) added to the edit area, or erased."""
     size = _size(size)
     if base is not None and base.size != size:
-        raise ValueError(f"base mask is {base.size[0]}x{base.size[1]}, the shape is for {size[0]}x{size[1]}")
+        raise InvalidArgument(f"base mask is {base.size[0]}x{base.size[1]}, the shape is for {size[0]}x{size[1]}")
     alpha = _alpha(base) if base is not None else Image.new("L", size, 255)
     alpha = ImageChops.lighter(alpha, region) if erase else ImageChops.darker(alpha, ImageOps.invert(region))
     return from_area(ImageOps.invert(alpha))
@@ -165,7 +171,7 @@ def polygon(size: SizeLike, points: Sequence[Point], *, base: Image.Image | None
             erase: bool = False) -> Image.Image:
     """Edit inside the polygon through ``points`` (at least three)."""
     if len(points) < 3:
-        raise ValueError(f"a polygon needs at least 3 points, got {len(points)}")
+        raise InvalidArgument(f"a polygon needs at least 3 points, got {len(points)}")
     centred = [(float(x) - 0.5, float(y) - 0.5) for x, y in points]  # Pillow's integers are pixel centres
     return _apply(size, base, erase, _drawn(size, lambda draw: draw.polygon(centred, fill=255)))
 
@@ -177,10 +183,10 @@ def brush(size: SizeLike, points: Sequence[Point], width: float, *, base: Image.
     One point is a dot. ``erase=True`` is the eraser: the stroke is taken out of the edit area.
     """
     if width <= 0:
-        raise ValueError(f"brush width must be positive, got {width}")
+        raise InvalidArgument(f"brush width must be positive, got {width}")
     pts = [(float(x), float(y)) for x, y in points]
     if not pts:
-        raise ValueError("a stroke needs at least one point")
+        raise InvalidArgument("a stroke needs at least one point")
     return _apply(size, base, erase, _stroke(_size(size), pts, width / 2))
 
 
@@ -200,7 +206,7 @@ def from_bw(img: Image.Image, *, edit: Literal["white", "black"], threshold: int
     ``from_bw(img, edit="white")`` edits where the picture is light (grey at least ``threshold``).
     """
     if edit not in ("white", "black"):
-        raise ValueError(f"edit must be 'white' or 'black', got {edit!r}")
+        raise InvalidArgument(f"edit must be 'white' or 'black', got {edit!r}")
     light = img.convert("L").point(lambda v: 255 if v >= threshold else 0)
     return from_area(light if edit == "white" else ImageOps.invert(light))
 
@@ -261,7 +267,7 @@ def overlay(image: Image.Image, mask: Image.Image, *, color: tuple[int, int, int
             opacity: float = 0.5, outline: bool = True) -> Image.Image:
     """A preview: ``image`` with the area to be edited tinted with ``color`` (and outlined)."""
     if image.size != mask.size:
-        raise ValueError(f"mask is {mask.size[0]}x{mask.size[1]} but the image is {image.size[0]}x{image.size[1]}; "
+        raise InvalidArgument(f"mask is {mask.size[0]}x{mask.size[1]} but the image is {image.size[0]}x{image.size[1]}; "
                          "resize the mask or use masks.prepare")
     area = ImageOps.invert(_alpha(mask))
     tint = area.point(lambda a: round(a * opacity))
@@ -277,7 +283,7 @@ def composite(original: Image.Image, edited: Image.Image, mask: Image.Image) -> 
     GPT image models treat the mask as guidance and may touch other pixels; this guarantees they do not.
     """
     if not original.size == edited.size == mask.size:
-        raise ValueError(f"sizes differ: original {original.size}, edited {edited.size}, mask {mask.size}; "
+        raise InvalidArgument(f"sizes differ: original {original.size}, edited {edited.size}, mask {mask.size}; "
                          "ask for the edit at the original's size")
     mode = "RGBA" if "A" in original.getbands() or "A" in edited.getbands() else "RGB"
     return Image.composite(original.convert(mode), edited.convert(mode), _alpha(mask))
@@ -286,7 +292,7 @@ def composite(original: Image.Image, edited: Image.Image, mask: Image.Image) -> 
 def changed_outside(original: Image.Image, edited: Image.Image, mask: Image.Image) -> int:
     """How many pixels the edit changed where the mask keeps the picture (alpha above 0); 0 is a clean edit."""
     if not original.size == edited.size == mask.size:
-        raise ValueError(f"sizes differ: original {original.size}, edited {edited.size}, mask {mask.size}")
+        raise InvalidArgument(f"sizes differ: original {original.size}, edited {edited.size}, mask {mask.size}")
     before = np.asarray(original.convert("RGBA"), dtype=np.int16)
     after = np.asarray(edited.convert("RGBA"), dtype=np.int16)
     kept = np.asarray(_alpha(mask)) > 0
@@ -350,7 +356,7 @@ def prepare(image: Any, mask: Any, model: str, *, edit: Literal["white", "black"
     if img.mode not in ("RGB", "RGBA", "L", "LA"):
         img = img.convert("RGBA" if _has_alpha(img) else "RGB")
     raw = ImageOps.exif_transpose(_open(mask, "mask"))  # a mask's own tag counts too, as for the API
-    if not _has_alpha(raw) or (_alpha(raw).getextrema()[0] > 0 and edit is not None):
+    if not _has_alpha(raw) or (_lowest(_alpha(raw)) > 0 and edit is not None):
         if edit is None:
             raise InvalidRequest(
                 f"mask: has no alpha channel (mode {raw.mode}); the API edits where alpha is 0. Say which colour "
@@ -358,7 +364,7 @@ def prepare(image: Any, mask: Any, model: str, *, edit: Literal["white", "black"
                 param="mask", value=raw.mode, allowed="RGBA, or edit='white'/'black'")
         raw = from_bw(raw, edit=edit)
     m = from_area(ImageOps.invert(_alpha(raw)))  # black, only alpha kept
-    if _alpha(m).getextrema()[0] > 0:
+    if _lowest(_alpha(m)) > 0:
         raise InvalidRequest(
             "mask: no pixel is fully transparent, so nothing would be edited. If black or white marks the area "
             "in it, say which: masks.prepare(image, mask, model, edit='white'); else draw one with dalle_kit.masks",
@@ -374,8 +380,8 @@ def prepare(image: Any, mask: Any, model: str, *, edit: Literal["white", "black"
         m = m.resize(img.size, Image.Resampling.NEAREST)
     if spec.sizes.square_only and img.width != img.height:
         side = min(img.size)
-        box = ((img.width - side) // 2, (img.height - side) // 2)
-        box = (*box, box[0] + side, box[1] + side)
+        left, top = (img.width - side) // 2, (img.height - side) // 2
+        box = (left, top, left + side, top + side)
         img, m = img.crop(box), m.crop(box)
     if spec.sizes.square_only:
         largest = max(w for w, _ in filter(None, map(registry.parse_size, spec.sizes.fixed)))

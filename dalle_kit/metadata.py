@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from .errors import InvalidArgument
 from .store import atomic_write
 
 __all__ = ["embed_png_metadata", "read_metadata", "sidecar_path", "strip_metadata", "write_with_metadata"]
@@ -53,7 +54,7 @@ def strip_metadata(data: bytes) -> bytes:
 def embed_png_metadata(data: bytes, info: Mapping[str, Any]) -> bytes:
     """``data`` with one iTXt chunk of ``info`` as JSON inserted before IEND (an older one is replaced)."""
     if not data.startswith(PNG_SIGNATURE):
-        raise ValueError("not a PNG")
+        raise InvalidArgument("not a PNG: embed_png_metadata takes PNG bytes; other formats get a sidecar JSON")
     original = strip_metadata(data)
     text = json.dumps(info, ensure_ascii=False, sort_keys=True, default=str).encode("utf-8")
     chunk = _chunk(b"iTXt", KEYWORD + b"\0\0\0\0\0" + text)  # keyword, no compression, no language/translation

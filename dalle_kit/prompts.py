@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import registry, styles
-from .errors import InvalidRequest
+from .errors import InvalidArgument, InvalidRequest, UnknownName
 from .styles import Language
 
 __all__ = ["Prompt", "Variant", "expand", "placeholders", "AS_IS_PREFIX"]
@@ -61,7 +61,7 @@ class Prompt:
             object.__setattr__(self, name, _tuple(getattr(self, name)))
         unknown = [p for p in self.presets if p not in _PRESETS]
         if unknown:
-            raise KeyError(f"no preset {unknown[0]!r}; presets are {', '.join(_PRESETS)}")
+            raise UnknownName(f"no preset {unknown[0]!r}; presets are {', '.join(_PRESETS)}")
 
     # -- building ---------------------------------------------------------------------------------------------
     def with_(self, **parts: Any) -> Prompt:
@@ -180,7 +180,7 @@ def placeholders(template: str) -> tuple[str, ...]:
     """The ``{names}`` in ``template``, in order of first appearance."""
     names = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
     if any(not n or not n.isidentifier() for n in names):
-        raise ValueError(f"template {template!r}: placeholders must be names like {{animal}}")
+        raise InvalidArgument(f"template {template!r}: placeholders must be names like {{animal}}")
     return tuple(dict.fromkeys(names))
 
 
@@ -201,7 +201,10 @@ def expand(template: str | Prompt, **values: str | Sequence[str]) -> list[Varian
     if unused:
         problems.append(f"{', '.join(unused)} not in the template")
     if problems:
-        raise ValueError(f"expand({text!r}): {'; '.join(problems)}")
-    columns = [[values[n]] if isinstance(values[n], str) else list(values[n]) for n in names]
+        raise InvalidArgument(f"expand({text!r}): {'; '.join(problems)}")
+    columns: list[list[str]] = []
+    for name in names:
+        value = values[name]
+        columns.append([value] if isinstance(value, str) else list(value))
     return [Variant(text.format(**dict(zip(names, combo))), dict(zip(names, combo)))
             for combo in itertools.product(*columns)]

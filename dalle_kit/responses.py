@@ -15,6 +15,7 @@ from typing import Any
 
 from PIL import Image
 
+from .errors import ResponseError
 from .registry import parse_size
 from .request import Request
 from .results import ImageResult, ImageSet
@@ -71,7 +72,7 @@ class Collector:
             results.append(self._result(data, index=index, usage=usage, revised_prompt=item.revised_prompt,
                                         request_id=request_id, created=response.created, size_hint=response.size))
         if not results:
-            raise ValueError("the API answered without images")
+            raise ResponseError("the API answered without images (an empty data list); nothing was stored")
         return results[0] if len(results) == 1 else ImageSet(results)
 
     def start_stream(self, stream: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import builtins
 import html
 import io
 import os
@@ -15,6 +16,7 @@ from typing import Any, overload
 
 from PIL import Image
 
+from .errors import InvalidArgument
 from .metadata import write_with_metadata
 from .request import Request
 
@@ -129,7 +131,7 @@ class ImageResult:
         img.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
         return img
 
-    def thumbnail(self) -> tuple[bytes, str]:
+    def thumbnail(self) -> tuple[builtins.bytes, str]:
         """A small copy for display (PNG when the image has alpha, else JPEG) and its MIME type."""
         img = self._small
         buffer = io.BytesIO()
@@ -139,7 +141,7 @@ class ImageResult:
         img.convert("RGB").save(buffer, format="JPEG", quality=80)
         return buffer.getvalue(), "image/jpeg"
 
-    def _repr_png_(self) -> bytes | None:
+    def _repr_png_(self) -> builtins.bytes | None:
         if self.format == "svg":
             return None
         buffer = io.BytesIO()
@@ -175,7 +177,7 @@ class ImageSet(Sequence[ImageResult]):
     def __init__(self, results: Sequence[ImageResult], labels: Sequence[str] | None = None) -> None:
         self._results = tuple(results)
         if labels is not None and len(labels) != len(self._results):
-            raise ValueError(f"{len(labels)} labels for {len(self._results)} images")
+            raise InvalidArgument(f"{len(labels)} labels for {len(self._results)} images")
         self.labels = tuple(labels) if labels is not None else None
 
     @overload

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
+from .errors import UnknownName
+
 __all__ = ["Style", "GROUPS", "STYLES", "PRESETS", "DALLE3_STYLES", "find", "group", "Language"]
 
 Language = Literal["en", "zh"]
@@ -100,5 +102,5 @@ def find(name: str) -> Style | None:
 def group(name: str) -> tuple[Style, ...]:
     """The styles of one group (``painting``, ``digital``, ``photography``, ``movements``)."""
     if name not in GROUPS:
-        raise KeyError(f"no style group {name!r}; groups are {', '.join(GROUPS)}")
+        raise UnknownName(f"no style group {name!r}; groups are {', '.join(GROUPS)}")
     return tuple(s for s in STYLES if s.group == name)

@@ -12,6 +12,7 @@ cannot be sent at all is still refused: an unknown endpoint, no model, no prompt
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -234,6 +235,13 @@ def _svg(svg: Any) -> dict[str, Any]:
     return dict(svg)
 
 
+def _judge_row(j: _Judge, row: ParamSpec) -> Any:
+    if row.kind == "size":
+        return _size(j.given["size"], j.spec)
+    value = j.row(row)
+    return _svg(value) if row.kind == "object" else value
+
+
 def _combinations(j: _Judge) -> None:
     """Rules between parameters that no single row states."""
     fmt = j.current("output_format")
@@ -290,12 +298,7 @@ def validate(endpoint: str, *, lenient: bool = False, other_host: bool = False, 
     for row in vocabulary.rows(endpoint):
         if row.name not in p or row.kind in ("model", "prompt", "file"):
             continue
-        if row.kind == "size":
-            j.take("size", lambda: _size(p["size"], spec))
-        elif row.kind == "object":
-            j.take(row.name, lambda row=row: (j.row(row), _svg(p[row.name]))[1])
-        else:
-            j.take(row.name, lambda row=row: j.row(row))
+        j.take(row.name, functools.partial(_judge_row, j, row))
     _combinations(j)
     j.out.update(extra)
     return _with_images(j, model)

@@ -69,3 +69,21 @@ def test_simulator_and_validator_share_the_names_of_each_endpoint():
         names = vocabulary.names(endpoint)
         assert "model" in names and ("prompt" in names) == (endpoint != "variation")
     assert "moderation" not in vocabulary.names("edit") and "input_fidelity" not in vocabulary.names("generate")
+
+
+def test_static_types_spell_the_vocabulary_and_the_registry():
+    import typing
+
+    from dalle_kit import kit_types
+
+    assert set(typing.get_args(kit_types.ModelName)) == set(registry.model_ids())
+    for alias, name in ((kit_types.Quality, "quality"), (kit_types.OutputFormat, "output_format"),
+                        (kit_types.Background, "background"), (kit_types.Moderation, "moderation"),
+                        (kit_types.Complexity, "complexity"), (kit_types.InputFidelity, "input_fidelity"),
+                        (kit_types.Style, "style"), (kit_types.ResponseFormat, "response_format")):
+        assert typing.get_args(alias) == vocabulary.PARAMS[name].values, name
+    typed = set()
+    for options in (kit_types.GenerateOptions, kit_types.EditOptions):
+        typed |= set(typing.get_type_hints(options))
+    generic = {row.name for row in vocabulary.rows() if row.endpoints & {"generate", "edit"}}
+    assert generic - typed == {"prompt", "image", "mask", "n", "stream"}  # positional or in the overloads

@@ -115,7 +115,7 @@ def _parse_multipart(boundary: bytes, body: bytes) -> Form:
         part._field.clear()
         part._value.clear()
 
-    parser = MultipartParser(boundary, callbacks={  # type: ignore[arg-type]
+    parser = MultipartParser(boundary, callbacks={
         "on_part_begin": on_part_begin, "on_part_data": on_part_data, "on_part_end": on_part_end,
         "on_header_field": on_header_field, "on_header_value": on_header_value, "on_header_end": on_header_end,
     })

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from ..registry import ModelSpec
@@ -65,13 +66,14 @@ class Reader:
         return ApiError(400, f"Invalid type for '{name}': expected {kind}, but got {_type_name(value)} instead.",
                         param=name, code="invalid_type")
 
-    def str(self, name: str) -> str | None:
+    def str(self, name: builtins.str) -> builtins.str | None:
         value = self.values.get(name)
         if value is None or isinstance(value, str):
             return value
         raise self._type_error(name, "a string", value)
 
-    def int(self, name: str, lo: int | None = None, hi: int | None = None) -> int | None:
+    def int(self, name: builtins.str, lo: builtins.int | None = None,
+            hi: builtins.int | None = None) -> builtins.int | None:
         value = self.values.get(name)
         if value is None:
             return None
@@ -90,7 +92,7 @@ class Reader:
                            f"{value} instead.", param=name, code="integer_above_max_value")
         return value
 
-    def bool(self, name: str) -> bool | None:
+    def bool(self, name: builtins.str) -> builtins.bool | None:
         value = self.values.get(name)
         if value is None:
             return None
@@ -100,7 +102,7 @@ class Reader:
             raise self._type_error(name, "a boolean", value)
         return value
 
-    def enum(self, name: str, allowed: tuple[str, ...]) -> str | None:
+    def enum(self, name: builtins.str, allowed: tuple[builtins.str, ...]) -> builtins.str | None:
         value = self.str(name)
         if value is not None and value not in allowed:
             raise enum_error(name, value, allowed)

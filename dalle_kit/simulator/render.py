@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps, PngImagePlugin
 
+from ..errors import InvalidArgument
 from .palettes import CJK, RGB, STYLES, palette_for
 
 __all__ = ["Scene", "STYLES", "DETAIL", "palette_for", "draw", "draw_edit", "draw_variation", "draw_partial",
@@ -356,5 +357,5 @@ def encode(img: Image.Image, fmt: str, compression: int | None = None, *, transp
     elif fmt == "webp":
         (img if transparent else img.convert("RGB")).save(buf, "WEBP", quality=quality, method=2)
     else:
-        raise ValueError(f"encode() does not handle {fmt!r}")
+        raise InvalidArgument(f"encode() handles png, jpeg and webp, not {fmt!r}")
     return buf.getvalue()

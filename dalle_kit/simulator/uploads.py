@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import io
 from dataclasses import dataclass
+from typing import cast
 
 from PIL import Image, ImageOps
 
@@ -61,9 +62,9 @@ def _decode(upload: Upload, param: str, allowed: tuple[str, ...], max_bytes: int
         raise _file_error(param, f"Invalid image file or mode for image {ordinal}, please check your image file. "
                           f"(The file is {img.format or 'not an image'}, declared as {mime}.)")
     alpha_channel = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-    img = ImageOps.exif_transpose(img).convert("RGBA")
-    lo, _hi = img.getchannel("A").getextrema()
-    return InputImage(img, hashlib.sha256(upload.data).hexdigest(), mime, alpha_channel, lo < 255)
+    upright = ImageOps.exif_transpose(img).convert("RGBA")
+    lo, _hi = cast(tuple[int, int], upright.getchannel("A").getextrema())
+    return InputImage(upright, hashlib.sha256(upload.data).hexdigest(), mime, alpha_channel, lo < 255)
 
 
 def _list(values: list[str]) -> str:
