@@ -13,7 +13,6 @@ import shutil
 import tempfile
 
 import pytest
-from helpers import mask_bytes, png_bytes  # noqa: F401  (re-exported for older imports)
 from hypothesis import HealthCheck, settings
 
 from dalle_kit import registry

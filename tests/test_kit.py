@@ -8,7 +8,7 @@ import warnings
 
 import openai
 import pytest
-from conftest import mask_bytes, png_bytes
+from helpers import mask_bytes, png_bytes
 from PIL import Image
 
 from dalle_kit import ImageResult, ImageSet, Kit, Simulator, read_metadata

@@ -6,7 +6,7 @@ import io
 import os
 
 import pytest
-from conftest import png_bytes
+from helpers import png_bytes
 from PIL import Image
 
 from dalle_kit import read_metadata

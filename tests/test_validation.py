@@ -9,7 +9,7 @@ import warnings
 import httpx2
 import openai
 import pytest
-from conftest import mask_bytes, png_bytes
+from helpers import mask_bytes, png_bytes
 from PIL import Image
 
 import dalle_kit
