@@ -33,15 +33,15 @@ def _files_text(root) -> str:
 
 
 def test_key_stays_out_of_everything_on_a_live_style_host(served, tmp_path):
-    kit = Kit(api_key=FAKE_KEY, base_url=served.url, home=tmp_path / "home")
-    assert kit.backend == "127.0.0.1" and not kit.offline
-    result = kit.generate("a white siamese cat", quality="low", size="1024x1024")
-    saved = result.save(tmp_path / "cat.png")
-    with pytest.raises(openai.BadRequestError) as info:
-        kit.generate("a moderation-test poster", quality="low")
-    texts = [repr(kit), str(kit.__dict__.keys()), repr(result), result._repr_html_(), str(result.info()),
-             str(read_metadata(saved)), str(info.value), repr(info.value), "\n".join(info.value.__notes__),
-             str(info.value.body), _files_text(tmp_path)]
+    with Kit(api_key=FAKE_KEY, base_url=served.url, home=tmp_path / "home") as kit:
+        assert kit.backend == "127.0.0.1" and not kit.offline
+        result = kit.generate("a white siamese cat", quality="low", size="1024x1024")
+        saved = result.save(tmp_path / "cat.png")
+        with pytest.raises(openai.BadRequestError) as info:
+            kit.generate("a moderation-test poster", quality="low")
+        texts = [repr(kit), str(kit.__dict__.keys()), repr(result), result._repr_html_(), str(result.info()),
+                 str(read_metadata(saved)), str(info.value), repr(info.value), "\n".join(info.value.__notes__),
+                 str(info.value.body), _files_text(tmp_path)]
     served.stop()
     log = served.log.read_text() + served.err.read_text()
     assert "POST /v1/images/generations" in log  # the log is real, and it is keyless
@@ -55,9 +55,8 @@ def test_a_key_echoed_by_the_api_is_scrubbed():
             "param": None, "code": "invalid_api_key"}
     response = httpx2.Response(401, request=request, json={"error": body})
     error = openai.AuthenticationError(f"Error code: 401 - {body['message']}", response=response, body=body)
-    with pytest.raises(openai.AuthenticationError) as info:
-        with annotate(FAKE_KEY):
-            raise error
+    with pytest.raises(openai.AuthenticationError) as info, annotate(FAKE_KEY):
+        raise error
     assert FAKE_KEY not in str(info.value) and FAKE_KEY not in str(info.value.body)
     assert "sk-…" in str(info.value)
     assert any("OPENAI_API_KEY" in note for note in info.value.__notes__)

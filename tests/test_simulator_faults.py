@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 import openai
@@ -10,6 +11,7 @@ import pytest
 from simulator_fixtures import AUTH, Served, aclient, client, raw
 
 from dalle_kit.simulator import Simulator, parse_fail
+from dalle_kit.simulator.ratelimit import duration
 from dalle_kit.simulator.server import _is_loopback, serve_main
 
 BODY = {"model": "gpt-image-2", "prompt": "a cat", "quality": "low"}
@@ -91,18 +93,18 @@ def test_async_client_retries_too():
 def test_served_fail_429_with_retries(tmp_path):
     server = Served(tmp_path, "--fail", "429:0.5", "--seed", "1")
     try:
-        bare = openai.OpenAI(api_key="k", base_url=server.url, max_retries=0)
         answers = []
-        for _ in range(6):
-            try:
-                bare.images.generate(**BODY)
-                answers.append(200)
-            except openai.RateLimitError as exc:
-                assert int(exc.response.headers["Retry-After"]) >= 1 and exc.response.headers["retry-after-ms"]
-                answers.append(429)
+        with openai.OpenAI(api_key="k", base_url=server.url, max_retries=0) as bare:
+            for _ in range(6):
+                try:
+                    bare.images.generate(**BODY)
+                    answers.append(200)
+                except openai.RateLimitError as exc:
+                    assert int(exc.response.headers["Retry-After"]) >= 1 and exc.response.headers["retry-after-ms"]
+                    answers.append(429)
         assert 429 in answers
-        c = openai.OpenAI(api_key="k", base_url=server.url, max_retries=8)
-        assert all(c.images.generate(**BODY).data for _ in range(10))
+        with openai.OpenAI(api_key="k", base_url=server.url, max_retries=8) as c:
+            assert all(c.images.generate(**BODY).data for _ in range(10))
         stats = server.stats()["by_endpoint"]["POST /v1/images/generations"]
         assert stats["200"] == 10 + answers.count(200) and stats["429"] >= answers.count(429)
     finally:
@@ -112,8 +114,9 @@ def test_served_fail_429_with_retries(tmp_path):
 def test_served_drop_is_a_connection_error(tmp_path):
     server = Served(tmp_path, "--fail", "drop:1", "--seed", "1")
     try:
-        with pytest.raises(openai.APIConnectionError):
-            openai.OpenAI(api_key="k", base_url=server.url, max_retries=0).images.generate(**BODY)
+        with openai.OpenAI(api_key="k", base_url=server.url, max_retries=0) as c, \
+                pytest.raises(openai.APIConnectionError):
+            c.images.generate(**BODY)
         assert server.stats()["statuses"]["dropped"] == 1
     finally:
         server.stop()
@@ -207,3 +210,144 @@ def test_serve_rejects_bad_options(capsys):
     with pytest.raises(SystemExit) as info:
         serve_main(["--fail", "429:2"])
     assert info.value.code == 2 and "between 0 and 1" in capsys.readouterr().err
+
+
+# -- rate-limit headers and the tokens-per-minute limit ------------------------------------------------------------
+RATE_HEADERS = tuple(f"x-ratelimit-{what}-{family}" for family in ("requests", "images", "tokens")
+                     for what in ("limit", "remaining", "reset"))
+DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+(\.\d+)?s|\d+ms)$")
+
+
+def rate_headers(headers) -> dict[str, str]:
+    """The nine x-ratelimit headers, checked for presence and form."""
+    out = {name: headers[name] for name in RATE_HEADERS}  # KeyError names the missing one
+    for family in ("requests", "images", "tokens"):
+        assert int(out[f"x-ratelimit-limit-{family}"]) >= int(out[f"x-ratelimit-remaining-{family}"]) >= 0
+        assert DURATION.match(out[f"x-ratelimit-reset-{family}"]), out
+    assert [out[f"x-ratelimit-{w}-requests"] for w in ("limit", "remaining", "reset")] == \
+        [out[f"x-ratelimit-{w}-images"] for w in ("limit", "remaining", "reset")]
+    return out
+
+
+def fake_clock(sim: Simulator, start: float = 1000.0) -> list[float]:
+    now = [start]
+    sim.faults.clock = lambda: now[0]
+    return now
+
+
+def test_duration_format():
+    cases = {0: "0s", -1: "0s", 0.0004: "1ms", 0.02: "20ms", 0.999: "999ms", 1: "1s", 1.2: "1.2s", 59.963: "59.963s",
+             60: "1m0s", 90.5: "1m30.5s", 360: "6m0s", 3600: "1h0m0s", 3725.25: "1h2m5.25s"}
+    assert {s: duration(s) for s in cases} == cases
+
+
+def test_rate_limit_headers_on_every_response_kind():
+    sim = Simulator(rate_limit=2)
+    fake_clock(sim)
+    c = client(sim, max_retries=0)
+    ok = c.images.with_raw_response.generate(**BODY)
+    assert ok.status_code == 200 and ok.parse().data
+    seen = {"200 json": rate_headers(ok.headers)}
+    streamed = c.images.with_raw_response.generate(**BODY, stream=True, partial_images=1)
+    assert streamed.headers["content-type"] == "text/event-stream"
+    seen["200 sse"] = rate_headers(streamed.headers)
+    assert [e.type for e in streamed.parse()][-1] == "image_generation.completed"
+    with pytest.raises(openai.BadRequestError) as bad:
+        c.images.generate(**{**BODY, "size": "13x13"})
+    seen["400"] = rate_headers(bad.value.response.headers)
+    seen["401"] = rate_headers(raw(sim, "POST", "/v1/images/generations", json=BODY).headers)
+    with pytest.raises(openai.NotFoundError) as missing:
+        c.models.retrieve("no-such-model")
+    seen["404"] = rate_headers(missing.value.response.headers)
+    with pytest.raises(openai.RateLimitError) as limited:
+        c.images.generate(**BODY)
+    seen["429"] = rate_headers(limited.value.response.headers)
+    listed = c.models.with_raw_response.list()
+    seen["models"] = rate_headers(listed.headers)
+    assert listed.parse().data
+    assert {k: v["x-ratelimit-limit-requests"] for k, v in seen.items()} == dict.fromkeys(seen, "2")
+    assert seen["200 json"]["x-ratelimit-remaining-requests"] == "1"
+    assert seen["429"]["x-ratelimit-remaining-images"] == "0"
+    assert seen["200 json"]["x-ratelimit-limit-tokens"] == "8000000"  # no tpm set: the reported default
+    assert seen["200 json"]["x-ratelimit-reset-images"] == "1m0s"  # the clock stands still: 60 s to an empty window
+    assert raw(sim, "GET", "/_simulator/stats").headers.get("x-ratelimit-limit-requests") is None
+
+
+def test_remaining_counts_decrease_and_defaults_never_refuse():
+    sim = Simulator()
+    now = fake_clock(sim)
+    c = client(sim, max_retries=0)
+    first = rate_headers(c.models.with_raw_response.list().headers)
+    assert (first["x-ratelimit-limit-requests"], first["x-ratelimit-remaining-requests"]) == ("250", "250")
+    assert (first["x-ratelimit-limit-tokens"], first["x-ratelimit-remaining-tokens"]) == ("8000000", "8000000")
+    assert first["x-ratelimit-reset-requests"] == first["x-ratelimit-reset-tokens"] == "0s"
+    remaining = [(250, 8_000_000)]
+    for n in (1, 2, 3):
+        now[0] += 1.5
+        r = c.images.with_raw_response.generate(**BODY, n=n)
+        h = rate_headers(r.headers)
+        tokens = r.parse().usage.total_tokens
+        remaining.append((int(h["x-ratelimit-remaining-requests"]), int(h["x-ratelimit-remaining-tokens"])))
+        assert remaining[-1] == (remaining[-2][0] - n, remaining[-2][1] - tokens)
+    assert h["x-ratelimit-reset-requests"] == h["x-ratelimit-reset-tokens"] == "1m0s"  # until the newest leaves
+    now[0] += 10.5
+    later = rate_headers(c.models.with_raw_response.list().headers)
+    assert (later["x-ratelimit-remaining-requests"], later["x-ratelimit-reset-requests"]) == ("244", "49.5s")
+    now[0] += 49.5
+    assert rate_headers(c.models.with_raw_response.list().headers)["x-ratelimit-remaining-requests"] == "250"
+    assert sim.faults.admit(10_000, 10**9) is None  # no limit configured: reported, never enforced
+    assert rate_headers(c.models.with_raw_response.list().headers)["x-ratelimit-remaining-tokens"] == "0"
+
+
+def test_tokens_per_minute_limit():
+    sim = Simulator(tpm=1000)
+    now = fake_clock(sim)
+    c = client(sim, max_retries=0)
+    costs = []
+    for _ in range(3):
+        costs.append(c.images.generate(**BODY).usage.total_tokens)
+        now[0] += 2
+    assert sum(costs) <= 1000 < sum(costs) + costs[0]
+    with pytest.raises(openai.RateLimitError) as info:
+        c.images.generate(**BODY)
+    err = info.value
+    assert (err.code, err.type) == ("rate_limit_exceeded", "tokens")
+    assert err.message.startswith(
+        f"Error code: 429 - Rate limit reached for gpt-image-2 in organization org-simulated on tokens per min (TPM): "
+        f"Limit 1000, Used {sum(costs)}, Requested {costs[0]}. Please try again in 54s.")
+    assert (err.response.headers["retry-after"], err.response.headers["retry-after-ms"]) == ("54", "54000")
+    h = rate_headers(err.response.headers)
+    assert (h["x-ratelimit-limit-tokens"], h["x-ratelimit-remaining-tokens"]) == ("1000", str(1000 - sum(costs)))
+    assert h["x-ratelimit-limit-requests"] == "250"  # images not limited here
+    assert sim.stats()["faults"] == {"rate_limited_tokens": 1}
+    assert sim.stats()["rate_limit"] == {"images_per_minute": None, "used": 3, "tokens_per_minute": 1000,
+                                         "tokens_used": sum(costs)}
+    now[0] += 54  # the first request leaves the window
+    assert c.images.generate(**BODY).data
+    with pytest.raises(openai.RateLimitError) as info:
+        c.images.generate(**{**BODY, "quality": "high", "size": "1536x1024"})  # larger than the limit itself
+    assert info.value.message.startswith("Error code: 429 - Request too large for gpt-image-2")
+    assert "retry-after" not in info.value.response.headers and "retry-after-ms" not in info.value.response.headers
+
+
+def test_tokens_limit_counts_streams_and_sdk_waits_for_it():
+    sim = Simulator(tpm=800)
+    c = client(sim, max_retries=0)
+    events = list(c.images.generate(**BODY, stream=True, partial_images=2))
+    assert events[-1].usage.total_tokens == sim.stats()["rate_limit"]["tokens_used"] == 274 + 200
+    with pytest.raises(openai.RateLimitError):
+        c.images.generate(**BODY, n=2)  # 474 + 2*272 + 2 > 800
+    assert c.images.generate(**BODY).data  # 474 + 274 fits
+
+
+def test_serve_rejects_bad_limits_and_accounts(capsys):
+    assert serve_main(["--tpm", "0"]) == 2 and "--tpm must be at least 1" in capsys.readouterr().err
+    assert serve_main(["--unlisted", "no-such-model"]) == 2 and "no-such-model" in capsys.readouterr().err
+    for bad in (["--account", "broke"], ["--shutdown-date", "gpt-image-2"], ["--shutdown-date", "gpt-image-2=soon"]):
+        with pytest.raises(SystemExit) as info:
+            serve_main(bad)
+        assert info.value.code == 2
+    with pytest.raises(ValueError):
+        Simulator(tpm=0)
+    with pytest.raises(ValueError):
+        Simulator(rate_limit=-1)

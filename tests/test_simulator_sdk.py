@@ -136,22 +136,28 @@ def served_client(served) -> openai.OpenAI:
 
 
 def test_served_sync(served):
-    sync_round(served_client(served))
+    with served_client(served) as c:
+        sync_round(c)
 
 
 def test_served_stream(served):
-    stream_round(served_client(served))
+    with served_client(served) as c:
+        stream_round(c)
 
 
 def test_served_async(served):
-    asyncio.run(async_round(openai.AsyncOpenAI(api_key="sk-test", base_url=served.url, max_retries=0)))
+    async def go() -> None:
+        async with openai.AsyncOpenAI(api_key="sk-test", base_url=served.url, max_retries=0) as c:
+            await async_round(c)
+
+    asyncio.run(go())
 
 
 def test_served_never_logs_the_key(served):
-    c = openai.OpenAI(api_key="sk-very-secret-key-123", base_url=served.url, max_retries=0)
-    c.images.generate(model="gpt-image-2", prompt="x", quality="low")
-    with pytest.raises(openai.BadRequestError):
-        c.images.generate(model="gpt-image-2", prompt="x", quality="bad")  # type: ignore[arg-type]
+    with openai.OpenAI(api_key="sk-very-secret-key-123", base_url=served.url, max_retries=0) as c:
+        c.images.generate(model="gpt-image-2", prompt="x", quality="low")
+        with pytest.raises(openai.BadRequestError):
+            c.images.generate(model="gpt-image-2", prompt="x", quality="bad")  # type: ignore[arg-type]
     log = served.log.read_text() + served.err.read_text()
     assert "POST /v1/images/generations 200" in log and "POST /v1/images/generations 400" in log
     assert "sk-very-secret" not in log and "Bearer" not in log

@@ -16,8 +16,31 @@ Options of :class:`Simulator` (all keyword-only):
 
 - ``seed``: makes pictures, faults, latency draws and request ids reproducible.
 - ``latency``: seconds before each image answer, fixed or a ``(low, high)`` uniform range.
-- ``rate_limit``: images per minute (sliding 60 s window); beyond it, 429 ``rate_limit_exceeded`` with
-  ``Retry-After`` (whole seconds) and ``retry-after-ms``.
+- ``rate_limit``: images per minute (sliding 60 s window; ``--rate-limit``); beyond it, 429 ``rate_limit_exceeded``
+  (``type: requests``) with ``Retry-After`` (whole seconds) and ``retry-after-ms``. A request larger than the limit
+  itself gets the 429 "Request too large" without retry headers (no wait would help).
+- ``tpm``: tokens per minute (same window; ``--tpm``); a request costs the ``usage.total_tokens`` it reports (all
+  ``n`` images). Beyond it, 429 ``rate_limit_exceeded`` with ``type: tokens`` and the real message ("Rate limit
+  reached for gpt-image-2 in organization org-simulated on tokens per min (TPM): Limit 100000, Used 99000,
+  Requested 4200. Please try again in 1.2s. ...") and the retry headers. Images are checked before tokens.
+- Every API answer (200, SSE stream, 4xx, 429, 5xx, ``/v1/models``; not ``/_simulator/*``) carries
+  ``x-ratelimit-{limit,remaining,reset}-{requests,tokens}`` like the real API, plus ``...-images``:
+  ``-requests`` and ``-images`` report the images-per-minute budget (gpt-image limits count images), ``-tokens``
+  the tokens-per-minute one. Without a configured limit the reported limit is a Tier-5-like default (250 images,
+  8,000,000 tokens), never enforced. ``remaining`` = limit minus the last 60 s (after this request, never below
+  0); ``reset`` = time until the window is empty again, in OpenAI's format (``0s``, ``20ms``, ``1.2s``, ``6m0s``).
+  One budget for all models. See :mod:`.ratelimit`.
+- ``account``: ``None``/``"ok"``, ``"insufficient_quota"`` (429, type and code ``insufficient_quota``),
+  ``"billing_hard_limit_reached"`` (400) or ``"unverified"`` (403 "Your organization must be verified to use the
+  model ..." for GPT image models); ``--account``; settable later (``sim.account = ...``). Image requests only,
+  checked after the key and the body's syntax but before the parameter rules; counted in ``stats()["faults"]``
+  under the mode's name. No ``x-should-retry`` header, as the real API: the SDK retries the 429. See :mod:`.account`.
+- ``shutdown_dates``: ``{model id: "YYYY-MM-DD" | datetime.date | None}`` overrides the ``shutdown_date`` that
+  ``/v1/models`` and ``/v1/models/{id}`` report (None: "not announced"); ``--shutdown-date MODEL=DATE``. Reported
+  only: what is served still follows the registry and ``today``. Change it between requests with
+  ``sim.set_shutdown_date(id, date)`` or ``sim.shutdown_dates[id] = ...`` (``del`` to go back).
+- ``unlisted``: model ids left out of ``/v1/models`` (and 404 on ``/v1/models/{id}``) but still served for images;
+  ``--unlisted MODEL``; a set, ``sim.unlisted``, changeable later. Unknown ids in either option raise ValueError.
 - ``fail``: injected answers per image request, e.g. ``{429: 0.25, 500: 0.05, "drop": 0.1}`` (see
   :func:`parse_fail`); injected 429/5xx carry small seeded ``retry-after-ms`` (20-150 ms) and ``Retry-After: 1``.
 - ``moderation_words``: ``{word: (stage, categories)}``; a prompt containing a word (case-insensitive) is
@@ -31,8 +54,14 @@ Options of :class:`Simulator` (all keyword-only):
 - ``today``: the date that decides which models are retired (default: the real date).
 
 Besides ``transport()`` / ``async_transport()``: ``stats()`` and ``reset_stats()`` (also ``GET /_simulator/stats`` and
-``POST /_simulator/reset``), and ``validate(endpoint, json=... | data=..., files=...)``, which checks a request
-with the same parser and rules but draws nothing (returns None or the :class:`ApiError` it would answer).
+``POST /_simulator/reset``, which also empties the rate-limit windows; ``faults`` counts ``rate_limited``,
+``rate_limited_tokens``, ``injected_<status>``, ``dropped`` and the account refusals; ``rate_limit`` holds the limits
+and what the window holds), and ``validate(endpoint, json=... |
+data=..., files=...)``, which checks a request with the same parser and rules but draws nothing (returns None or
+the :class:`ApiError` it would answer; account, faults, limits and moderation aside).
+
+Order of the checks on an image request: key (401), body syntax (400), account, parameter rules (400/404),
+injected fault, images then tokens per minute (429), moderation (400), drawing.
 
 Choices where the real API's behaviour is unknown: ``size="auto"`` gives 1024x1536 for prompts with
 portrait/vertical/tall/poster, 1536x1024 for landscape/panorama/wide/banner, else 1024x1024 (edits: the first
@@ -46,9 +75,10 @@ default there). Model-dependent refusals use ``unsupported_parameter``; error co
 
 from __future__ import annotations
 
+from .account import ACCOUNTS
 from .app import DEFAULT_MODERATION_WORDS
 from .faults import parse_fail
 from .forms import ApiError
 from .transport import Simulator
 
-__all__ = ["Simulator", "parse_fail", "ApiError", "DEFAULT_MODERATION_WORDS"]
+__all__ = ["ACCOUNTS", "DEFAULT_MODERATION_WORDS", "ApiError", "Simulator", "parse_fail"]

@@ -3,6 +3,11 @@
 Routes match on the path suffix, so any base URL works: ``.../images/generations``, ``.../images/edits``,
 ``.../images/variations``, ``.../models`` and ``.../models/{id}``, plus the simulator's own
 ``/_simulator/stats`` (GET), ``/_simulator/reset`` (POST) and ``/_simulator/files/{name}`` (legacy URLs).
+
+An image request goes through, in order: the key (401), the body's syntax (400), the account state
+(:mod:`.account`), the parameter rules (400/404, :mod:`.rules`), an injected fault, the rate limits (429,
+:mod:`.ratelimit`), moderation (400), then drawing. Every answer outside ``/_simulator/`` carries the
+``x-ratelimit-*`` headers.
 """
 
 from __future__ import annotations
@@ -15,17 +20,19 @@ import re
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..registry import all_specs, get
 from . import output
+from .account import account_error, account_mode
 from .faults import Faults, retry_headers
 from .forms import ApiError, parse_body
-from .rules import Job, check, served
+from .models import ShutdownDate, known_ids, model_list, model_object, shutdown_date, shutdown_overrides
+from .ratelimit import refusal_error
+from .rules import Job, check
 
-__all__ = ["Reply", "Core", "DEFAULT_MODERATION_WORDS"]
+__all__ = ["DEFAULT_MODERATION_WORDS", "Core", "Reply"]
 _log = logging.getLogger(__name__)
 
 #: Trigger words (case-insensitive, anywhere in the prompt) -> (moderation stage, categories).
@@ -65,23 +72,48 @@ def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -
 
 
 class Core:
-    """State shared by every transport and the server: rules, faults, counters and legacy files."""
+    """State shared by every transport and the server: rules, faults, limits, account, counters, legacy files.
+
+    ``account``, ``shutdown_dates`` (a dict) and ``unlisted`` (a set) may be changed between requests.
+    """
 
     def __init__(self, *, seed: int = 0, latency: float | tuple[float, float] = 0.0, rate_limit: int | None = None,
-                 fail: Mapping[int | str, float] | None = None,
+                 tpm: int | None = None, fail: Mapping[int | str, float] | None = None,
                  moderation_words: Mapping[str, tuple[str, list[str]]] | None = None, legacy: bool = False,
-                 partial_delay: float = 0.0, today: dt.date | None = None) -> None:
+                 partial_delay: float = 0.0, today: dt.date | None = None, account: str | None = None,
+                 shutdown_dates: Mapping[str, ShutdownDate] | None = None, unlisted: Iterable[str] = ()) -> None:
         self.seed = seed
         self.legacy = legacy
         self.partial_delay = partial_delay
         self.today = today
-        self.faults = Faults(seed=seed, latency=latency, rate_limit=rate_limit, fail=fail)
+        self.faults = Faults(seed=seed, latency=latency, rate_limit=rate_limit, tpm=tpm, fail=fail)
+        self.limits = self.faults.limits
+        self.account = account  # the setter checks it and turns None into "ok"
+        self.shutdown_dates: dict[str, ShutdownDate] = dict(shutdown_overrides(shutdown_dates))
+        self.unlisted: set[str] = set(known_ids([unlisted] if isinstance(unlisted, str) else unlisted, "unlisted"))
         words = DEFAULT_MODERATION_WORDS if moderation_words is None else moderation_words
         self.moderation_words = {w.lower(): (stage, list(cats)) for w, (stage, cats) in words.items()}
         self._lock = threading.Lock()
         self._files: OrderedDict[str, tuple[bytes, str, float]] = OrderedDict()
         self.clock = time.monotonic  # for URL expiry; tests may replace it
         self.reset_stats()
+
+    @property
+    def account(self) -> str:
+        """The account state: ``ok``, ``insufficient_quota``, ``billing_hard_limit_reached`` or ``unverified``."""
+        return self._account
+
+    @account.setter
+    def account(self, value: str | None) -> None:
+        self._account = account_mode(value)
+
+    def set_shutdown_date(self, model: str, date: ShutdownDate) -> None:
+        """Report ``date`` (ISO text, a date, or None for "not announced") as ``model``'s ``shutdown_date``.
+
+        ``del sim.shutdown_dates[model]`` goes back to the registry's date.
+        """
+        known_ids([model], "shutdown_dates")
+        self.shutdown_dates[model] = shutdown_date(date)
 
     # -- counters -------------------------------------------------------------------------------------
     def reset_stats(self) -> None:
@@ -110,7 +142,12 @@ class Core:
                     "statuses": dict(self._statuses), "by_endpoint": {k: dict(v) for k, v in self._pairs.items()},
                     "images": self._made.get("generated", 0),
                     "faults": {k: v for k, v in self._made.items() if k != "generated"},
-                    "rate_limit": {"images_per_minute": self.faults.rate_limit, "used": self.faults.current()}}
+                    "account": self._account, "rate_limit": self._rate_limit_stats()}
+
+    def _rate_limit_stats(self) -> dict[str, Any]:
+        images, tokens = self.limits.used()
+        return {"images_per_minute": self.limits.images_per_minute, "used": images,
+                "tokens_per_minute": self.limits.tokens_per_minute, "tokens_used": tokens}
 
     def _request_id(self) -> str:
         with self._lock:
@@ -131,7 +168,7 @@ class Core:
                     continue
                 try:
                     reply = self._route(name, m, method, headers, body, origin, request_id, label)
-                except Exception as exc:  # noqa: BLE001 - a simulator bug answers 500, like a server would
+                except Exception as exc:  # a simulator bug answers 500, like a server would
                     _log.exception("simulator failed on %s %s", method, label)
                     reply = self._error(ApiError(500, f"The simulator failed: {type(exc).__name__}: {exc}",
                                                  type="server_error"), request_id)
@@ -142,6 +179,8 @@ class Core:
         reply.headers.setdefault("x-request-id", request_id)
         reply.headers.setdefault("openai-version", "2020-10-01")
         reply.headers["x-simulator"] = "dalle_kit; images are simulated"
+        if not label.startswith(("GET /_simulator", "POST /_simulator")):
+            reply.headers.update(self.limits.headers())
         if label not in ("GET /_simulator/stats", "POST /_simulator/reset"):
             self._count(label, "dropped" if reply.drop else reply.status, kind="dropped" if reply.drop else "")
         return reply
@@ -169,24 +208,16 @@ class Core:
                                         "password. You can obtain an API key from "
                                         "https://platform.openai.com/account/api-keys."), request_id)
         try:
+            dates, unlisted = dict(self.shutdown_dates), set(self.unlisted)  # copies: they may change meanwhile
             if name == "models":
-                return _json(200, {"object": "list", "data": [self._model(s.id) for s in all_specs()
-                                                              if served(s, legacy=self.legacy, today=self.today)]})
+                return _json(200, model_list(legacy=self.legacy, today=self.today, shutdown_dates=dates,
+                                             unlisted=unlisted))
             if name == "model":
-                return _json(200, self._model(m.group("id")))
+                return _json(200, model_object(m.group("id"), legacy=self.legacy, today=self.today,
+                                               shutdown_dates=dates, unlisted=unlisted))
             return self._images(name, headers, body, origin, request_id)
         except ApiError as err:
             return self._error(err, request_id)
-
-    def _model(self, model_id: str) -> dict[str, Any]:
-        spec = get(model_id)
-        if spec is None or not served(spec, legacy=self.legacy, today=self.today):
-            raise ApiError(404, f"The model `{model_id}` does not exist or you do not have access to it.",
-                           code="model_not_found")
-        released = dt.date.fromisoformat(spec.released) if spec.released else dt.date(2025, 1, 1)
-        created = int(dt.datetime.combine(released, dt.time(), dt.timezone.utc).timestamp())
-        return {"id": spec.id, "object": "model", "created": created, "owned_by": "system",
-                "shutdown_date": spec.shutdown_on.isoformat() if spec.shutdown_on else None}
 
     def _file(self, name: str) -> Reply:
         with self._lock:
@@ -218,22 +249,21 @@ class Core:
                 request_id: str) -> Reply:
         started = time.perf_counter()
         delay = self.faults.delay()
-        job = check(parse_body(headers.get("content-type"), body), endpoint, legacy=self.legacy, today=self.today)
+        form = parse_body(headers.get("content-type"), body)
+        refused = account_error(self._account, form, endpoint, legacy=self.legacy, today=self.today)
+        if refused is not None:
+            self._count_kind(self._account)
+            raise refused
+        job = check(form, endpoint, legacy=self.legacy, today=self.today)
         fault = self.faults.draw()
         if fault == "drop":
             return Reply(0, drop=True, delay=delay)
         if fault is not None:
             return self._injected(int(fault), delay)
-        wait = self.faults.admit(job.n)
-        if wait is not None:
-            self._count_kind("rate_limited")
-            limit = self.faults.rate_limit
-            err = ApiError(429, f"Rate limit reached for images per minute on {job.spec.id}: Limit {limit}, Used "
-                           f"{self.faults.current()}, Requested {job.n}. Please try again in {wait:.3f}s.",
-                           type="requests", code="rate_limit_exceeded", headers=retry_headers(wait))
-            reply = self._error(err, request_id)
-            reply.headers.update({"x-ratelimit-limit-images": str(limit),
-                                  "x-ratelimit-remaining-images": str(max(0, limit - self.faults.current()))})
+        refusal = self.faults.admit(job.n, output.request_tokens(job))
+        if refusal is not None:
+            self._count_kind("rate_limited" if refusal.kind == "images" else "rate_limited_tokens")
+            reply = self._error(refusal_error(refusal, job.spec.id), request_id)
             reply.delay = delay
             return reply
         verdict = self._moderation(job)
@@ -287,5 +317,5 @@ class Core:
             self._files[name] = (blob, "image/png", expires)
             while len(self._files) > 256:
                 self._files.popitem(last=False)
-        stamp = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=URL_TTL)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=URL_TTL)).strftime("%Y-%m-%dT%H:%M:%SZ")
         return f"{origin.rstrip('/')}/_simulator/files/{name}?se={stamp}&sp=r&sig=simulated"

@@ -1,4 +1,5 @@
-"""Faults on demand, deterministic under a seed: latency, an images-per-minute limit, injected failures.
+"""Faults on demand, deterministic under a seed: latency, injected failures, and the rate limits of
+:mod:`.ratelimit` (images and tokens per minute).
 
 Each decision draws from its own ``random.Random`` seeded from the simulator seed, so a given sequence of
 requests meets the same faults on every run.
@@ -6,14 +7,15 @@ requests meets the same faults on every run.
 
 from __future__ import annotations
 
-import math
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 
-__all__ = ["parse_fail", "Faults"]
+from ..errors import InvalidArgument
+from .ratelimit import RateLimits, Refusal, retry_headers
+
+__all__ = ["Faults", "parse_fail", "retry_headers"]
 
 
 def parse_fail(spec: str) -> dict[int | str, float]:
@@ -26,22 +28,22 @@ def parse_fail(spec: str) -> dict[int | str, float]:
     for item in filter(None, (part.strip() for part in spec.split(","))):
         key, sep, value = item.partition(":")
         if not sep:
-            raise ValueError(f"expected STATUS:RATE or drop:RATE, got {item!r}")
+            raise InvalidArgument(f"expected STATUS:RATE or drop:RATE, got {item!r}")
         key = key.strip().lower()
         try:
             rate = float(value)
         except ValueError:
-            raise ValueError(f"rate must be a number, got {value!r}") from None
+            raise InvalidArgument(f"rate must be a number, got {value!r}") from None
         if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"rate must be between 0 and 1, got {rate}")
+            raise InvalidArgument(f"rate must be between 0 and 1, got {rate}")
         if key == "drop":
             out["drop"] = rate
         elif key.isdigit() and 400 <= int(key) <= 599:
             out[int(key)] = rate
         else:
-            raise ValueError(f"fault must be an HTTP status 400-599 or 'drop', got {key!r}")
+            raise InvalidArgument(f"fault must be an HTTP status 400-599 or 'drop', got {key!r}")
     if sum(out.values()) > 1.0 + 1e-9:
-        raise ValueError(f"fault rates add up to more than 1: {sum(out.values()):g}")
+        raise InvalidArgument(f"fault rates add up to more than 1: {sum(out.values()):g}")
     return out
 
 
@@ -53,34 +55,45 @@ def _normalise(fail: Mapping[int | str, float] | None) -> list[tuple[int | str, 
 
 
 class Faults:
-    """Latency, rate limit and failure injection for one simulator."""
+    """Latency, rate limits and failure injection for one simulator.
+
+    ``clock`` (monotonic seconds) drives the rate-limit windows; tests may replace it.
+    """
 
     def __init__(self, *, seed: int = 0, latency: float | tuple[float, float] = 0.0, rate_limit: int | None = None,
-                 fail: Mapping[int | str, float] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 tpm: int | None = None, fail: Mapping[int | str, float] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if isinstance(latency, tuple):
             lo, hi = latency
             if lo < 0 or hi < lo:
-                raise ValueError("latency range must be (low, high) with 0 <= low <= high")
+                raise InvalidArgument("latency range must be (low, high) with 0 <= low <= high")
         elif latency < 0:
-            raise ValueError("latency must be >= 0")
-        if rate_limit is not None and rate_limit < 1:
-            raise ValueError("rate_limit must be a positive number of images per minute")
+            raise InvalidArgument("latency must be >= 0")
         self.latency = latency
-        self.rate_limit = rate_limit
         self.fail = _normalise(fail)
         self.clock = clock
+        self.limits = RateLimits(rate_limit, tpm, clock=lambda: self.clock())
         self._lock = threading.Lock()
         self._seed = seed
-        self._window: deque[tuple[float, int]] = deque()
         self.reset()
 
+    @property
+    def rate_limit(self) -> int | None:
+        """The configured images per minute (None: not enforced)."""
+        return self.limits.images_per_minute
+
+    @property
+    def tpm(self) -> int | None:
+        """The configured tokens per minute (None: not enforced)."""
+        return self.limits.tokens_per_minute
+
     def reset(self) -> None:
-        """Restart the random sequences and empty the rate-limit window."""
+        """Restart the random sequences and empty the rate-limit windows."""
         with self._lock:
             self._fail_rng = random.Random(f"{self._seed}:fail")
             self._latency_rng = random.Random(f"{self._seed}:latency")
             self._retry_rng = random.Random(f"{self._seed}:retry")
-            self._window.clear()
+        self.limits.reset()
 
     def delay(self) -> float:
         """Seconds to wait before answering an image request."""
@@ -107,34 +120,10 @@ class Faults:
         with self._lock:
             return self._retry_rng.randint(20, 150)
 
-    def admit(self, images: int) -> float | None:
-        """Record ``images`` against the per-minute limit; None if admitted, else seconds until they would be."""
-        if self.rate_limit is None:
-            return None
-        with self._lock:
-            now = self.clock()
-            while self._window and now - self._window[0][0] >= 60.0:
-                self._window.popleft()
-            used = sum(count for _, count in self._window)
-            if used + images <= self.rate_limit:
-                self._window.append((now, images))
-                return None
-            if images > self.rate_limit:
-                return 60.0
-            freed = 0
-            for stamp, count in self._window:
-                freed += count
-                if used - freed + images <= self.rate_limit:
-                    return max(0.001, stamp + 60.0 - now)
-            return 60.0
+    def admit(self, images: int, tokens: int = 0) -> Refusal | None:
+        """Count a request's images and tokens against the per-minute limits; None if admitted."""
+        return self.limits.admit(images, tokens)
 
     def current(self) -> int:
         """Images counted in the current one-minute window."""
-        with self._lock:
-            now = self.clock()
-            return sum(count for stamp, count in self._window if now - stamp < 60.0)
-
-
-def retry_headers(seconds: float) -> dict[str, str]:
-    """``Retry-After`` (whole seconds, at least 1) and ``retry-after-ms`` (which the SDK reads first)."""
-    return {"retry-after": str(max(1, math.ceil(seconds))), "retry-after-ms": str(max(1, math.ceil(seconds * 1000)))}
+        return self.limits.used()[0]

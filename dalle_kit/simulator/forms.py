@@ -13,7 +13,7 @@ from typing import Any
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-__all__ = ["ApiError", "Upload", "Form", "parse_body"]
+__all__ = ["ApiError", "Form", "Upload", "parse_body"]
 
 
 @dataclass

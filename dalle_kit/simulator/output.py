@@ -14,8 +14,17 @@ from PIL import Image
 from . import render
 from .rules import Job
 
-__all__ = ["scene", "picture", "encoded", "usage", "images_response", "stream_events", "revised_prompt",
-           "OUTPUT_TOKENS_1024"]
+__all__ = [
+    "OUTPUT_TOKENS_1024",
+    "encoded",
+    "images_response",
+    "picture",
+    "request_tokens",
+    "revised_prompt",
+    "scene",
+    "stream_events",
+    "usage",
+]
 
 #: Output image tokens for one 1024x1024 image (gpt-image-1's public table, forum-relayed); scaled by pixels.
 OUTPUT_TOKENS_1024 = {"low": 272, "medium": 1056, "high": 4160, "xhigh": 8320, "max": 16640}
@@ -57,9 +66,8 @@ def encoded(job: Job, index: int, seed: int) -> tuple[bytes, Image.Image | None]
 
 def _image_tokens(img: Image.Image) -> int:
     """Input tokens for one reference image, by the 512-pixel tile rule of the vision models."""
-    w, h = img.size
-    scale = min(1.0, 2048 / max(w, h))
-    w, h = w * scale, h * scale
+    scale = min(1.0, 2048 / max(img.size))
+    w, h = img.size[0] * scale, img.size[1] * scale
     scale = min(1.0, 768 / min(w, h))
     return 85 + 170 * math.ceil(w * scale / 512) * math.ceil(h * scale / 512)
 
@@ -78,6 +86,12 @@ def usage(job: Job, images: int, *, details: bool = True) -> dict[str, Any]:
     if details:
         out["output_tokens_details"] = {"image_tokens": output, "text_tokens": 0}
     return out
+
+
+def request_tokens(job: Job) -> int:
+    """A request's cost for the tokens-per-minute limit, known before drawing: the ``usage.total_tokens`` of the
+    whole request (all ``n`` images, partial images included; ``svg_usage`` is billed apart and not counted)."""
+    return int(usage(job, job.n, details=False)["total_tokens"])
 
 
 def revised_prompt(job: Job) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import colorsys
 import re
 
-__all__ = ["CJK", "RGB", "SCENES", "STYLES", "palette_for", "hsv"]
+__all__ = ["CJK", "RGB", "SCENES", "STYLES", "hsv", "palette_for"]
 
 RGB = tuple[int, int, int]
 
@@ -33,7 +33,8 @@ STYLES: tuple[tuple[str, tuple[str, ...], RGB, RGB, tuple[RGB, ...]], ...] = (
      ((255, 60, 0), (255, 200, 40), (150, 20, 10), (30, 10, 10))),
     ("pop", ("波普", "卡通", "pop art", "comic", "cartoon", "bauhaus"), (255, 250, 230), (255, 230, 90),
      ((230, 30, 40), (30, 80, 220), (250, 210, 0), (20, 20, 20))),
-    ("oil", ("油画", "印象派", "oil painting", "impressionist", "impressionism", "renaissance", "baroque"), (120, 90, 50), (40, 50, 80),
+    ("oil", ("油画", "印象派", "oil painting", "impressionist", "impressionism", "renaissance", "baroque"),
+     (120, 90, 50), (40, 50, 80),
      ((200, 150, 60), (60, 90, 150), (160, 60, 50), (230, 210, 160))),
     ("minimal", ("极简", "扁平", "minimal", "minimalist", "flat design", "clean"), (250, 250, 250), (235, 235, 235),
      ((30, 30, 30), (230, 80, 60), (60, 60, 60), (200, 200, 200))),

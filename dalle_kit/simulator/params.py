@@ -8,7 +8,7 @@ from typing import Any
 from ..registry import ModelSpec
 from .forms import ApiError, Form
 
-__all__ = ["Reader", "oxford", "enum_error", "unsupported", "unknown", "combo"]
+__all__ = ["Reader", "combo", "enum_error", "oxford", "unknown", "unsupported"]
 
 
 def oxford(values: tuple[str, ...] | list[str]) -> str:

@@ -20,8 +20,19 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps, PngImagePlu
 from ..errors import InvalidArgument
 from .palettes import CJK, RGB, STYLES, palette_for
 
-__all__ = ["Scene", "STYLES", "DETAIL", "palette_for", "draw", "draw_edit", "draw_variation", "draw_partial",
-           "gif_bytes", "svg_bytes", "encode"]
+__all__ = [
+    "DETAIL",
+    "STYLES",
+    "Scene",
+    "draw",
+    "draw_edit",
+    "draw_partial",
+    "draw_variation",
+    "encode",
+    "gif_bytes",
+    "palette_for",
+    "svg_bytes",
+]
 
 MARK = "SIMULATED"
 NOTE = "SIMULATED image, drawn locally by the dalle_kit offline simulator; not made by OpenAI."
@@ -68,7 +79,7 @@ def _font(size: int, cjk: bool = False) -> ImageFont.ImageFont | ImageFont.FreeT
     path = _cjk_font_file() if cjk else None
     try:
         return ImageFont.truetype(path, size) if path else ImageFont.load_default(size=size)
-    except Exception:  # noqa: BLE001 - Pillow without FreeType: the small bitmap font still works
+    except Exception:
         return ImageFont.load_default()
 
 

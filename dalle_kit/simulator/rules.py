@@ -33,9 +33,9 @@ from ..registry import builtin_specs as all_specs
 from ..vocabulary import EFFORTS, ParamSpec, gate_allows
 from .forms import ApiError, Form
 from .params import Reader, combo, enum_error, unknown, unsupported
-from .uploads import InputImage, read_images, read_mask, read_markup
+from .uploads import InputImage, read_images, read_markup, read_mask
 
-__all__ = ["Job", "check", "served", "AUTO_QUALITY"]
+__all__ = ["AUTO_QUALITY", "Job", "check", "served"]
 
 #: Wire names the SDK never sends but the API takes: JSON edits may reference images as ``images: [...]``.
 _WIRE_ONLY = {"edit": frozenset({"images"})}

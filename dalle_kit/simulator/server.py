@@ -4,6 +4,10 @@ dalle_kit.simulator``.
 It binds 127.0.0.1 unless told otherwise (and warns loudly on stderr for any non-loopback address, since it
 accepts every key), prints one line per request (time, method, path without query, status, milliseconds; never
 headers or keys), streams server-sent events by writing and flushing each one, and stops on Ctrl+C.
+
+Built for a class at once: a listen backlog of 256 (socketserver's default of 5 makes the 6th simultaneous client's
+connection attempt wait about a second for a retransmit) and ``TCP_NODELAY`` on every accepted socket (otherwise
+Nagle's algorithm and the client's delayed ACK hold the body of a keep-alive answer back about 40 ms).
 """
 
 from __future__ import annotations
@@ -17,14 +21,19 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .account import ACCOUNTS
 from .app import Core
 from .faults import parse_fail
+from .models import shutdown_date
+from .ratelimit import HEADER_NAMES
 from .transport import Simulator
 
-__all__ = ["serve_main", "make_server", "build_parser"]
+__all__ = ["REQUEST_QUEUE_SIZE", "build_parser", "make_server", "serve_main"]
 
-_CORS = {"access-control-allow-origin": "*",
-         "access-control-expose-headers": "x-request-id, retry-after, retry-after-ms, openai-processing-ms"}
+#: The listen backlog: room for a whole class connecting at the same moment.
+REQUEST_QUEUE_SIZE = 256
+_EXPOSED = ("x-request-id", "retry-after", "retry-after-ms", "openai-processing-ms", "openai-version", *HEADER_NAMES)
+_CORS = {"access-control-allow-origin": "*", "access-control-expose-headers": ", ".join(_EXPOSED)}
 
 
 def _is_loopback(host: str) -> bool:
@@ -38,8 +47,10 @@ def _is_loopback(host: str) -> bool:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = REQUEST_QUEUE_SIZE
     core: Core
     quiet: bool
+    nodelay: bool = True
 
 
 class _Server6(_Server):
@@ -51,7 +62,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "dalle_kit-simulator"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default access log
+    def setup(self) -> None:
+        super().setup()
+        if self.server.nodelay:  # answers leave at once, not after the client's delayed ACK of the headers
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:  # silence the default access log
         pass
 
     def _log(self, status: str, started: float) -> None:
@@ -62,7 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> bytes:
         if self.headers.get("transfer-encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
                 if size == 0:
@@ -74,7 +90,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def do_OPTIONS(self) -> None:  # noqa: N802 - CORS preflight for browsers
+    def do_OPTIONS(self) -> None:  # CORS preflight for browsers
         self.send_response(204)
         for key, value in {**_CORS, "access-control-allow-methods": "GET, POST, OPTIONS",
                            "access-control-allow-headers": "*", "access-control-max-age": "600",
@@ -86,7 +102,7 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.perf_counter()
         body = self._body()
         headers = {k.lower(): v for k, v in self.headers.items()}
-        host = self.headers.get("host") or "%s:%s" % self.server.server_address[:2]
+        host = self.headers.get("host") or "{}:{}".format(*_address(self.server))
         reply = self.server.core.handle(self.command, self.path, headers, body, f"http://{host}")
         if reply.delay:
             time.sleep(reply.delay)
@@ -119,13 +135,30 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._log(f"{reply.status} client went away", started)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
 
-def make_server(core: Core, host: str = "127.0.0.1", port: int = 8000, *, quiet: bool = False) -> _Server:
-    """A bound (not yet serving) server; ``port=0`` picks a free port (see ``server.server_address``)."""
+def _address(server: _Server) -> tuple[str, int]:
+    host, port = server.server_address[:2]
+    return (host.decode() if isinstance(host, (bytes, bytearray)) else host), int(port)
+
+
+def make_server(core: Core, host: str = "127.0.0.1", port: int = 8000, *, quiet: bool = False,
+                backlog: int = REQUEST_QUEUE_SIZE, nodelay: bool = True) -> _Server:
+    """A bound, listening (not yet serving) server; ``port=0`` picks a free port (see ``server.server_address``).
+
+    ``backlog`` and ``nodelay`` exist for benchmarks (``benchmarks/served_class.py``) to show what they buy.
+    """
     cls = _Server6 if ":" in host else _Server
-    server = cls((host.strip("[]"), port), _Handler)
+    server = cls((host.strip("[]"), port), _Handler, bind_and_activate=False)
+    server.request_queue_size = backlog
+    server.nodelay = nodelay
+    try:
+        server.server_bind()
+        server.server_activate()
+    except BaseException:
+        server.server_close()
+        raise
     server.core = core
     server.quiet = quiet
     return server
@@ -146,6 +179,18 @@ def _fail(text: str) -> dict[int | str, float]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _shutdown(text: str) -> tuple[str, str | None]:
+    model, sep, date = text.partition("=")
+    problem = argparse.ArgumentTypeError(f"expected MODEL=YYYY-MM-DD or MODEL=none, got {text!r}")
+    if not sep or not model.strip():
+        raise problem
+    try:
+        value = shutdown_date(date)
+    except ValueError:
+        raise problem from None
+    return model.strip(), value.isoformat() if value else None
+
+
 def build_parser(prog: str = "dalle-kit serve") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Serve the offline OpenAI Images API simulator over HTTP. "
                                 "Point any OpenAI client at http://HOST:PORT/v1 with any API key.")
@@ -154,6 +199,14 @@ def build_parser(prog: str = "dalle-kit serve") -> argparse.ArgumentParser:
     p.add_argument("--latency", type=_latency, default=0.0, metavar="S",
                    help="seconds before each image answer, or a uniform range LOW:HIGH")
     p.add_argument("--rate-limit", type=int, default=None, metavar="IPM", help="images per minute before 429")
+    p.add_argument("--tpm", type=int, default=None, metavar="TPM",
+                   help="tokens per minute before 429 (a request costs its usage.total_tokens)")
+    p.add_argument("--account", choices=ACCOUNTS, default="ok",
+                   help="refuse image requests as an account in this state would (default ok)")
+    p.add_argument("--shutdown-date", type=_shutdown, action="append", default=[], metavar="MODEL=DATE",
+                   help="report this shutdown_date for MODEL in /v1/models (DATE 'none': not announced); repeatable")
+    p.add_argument("--unlisted", action="append", default=[], metavar="MODEL",
+                   help="leave MODEL out of /v1/models but still serve it; repeatable")
     p.add_argument("--fail", type=_fail, default=None, metavar="SPEC",
                    help="injected faults per request, e.g. 429:0.25,500:0.05,drop:0.1")
     p.add_argument("--seed", type=int, default=0, help="seed for pictures, faults and latency (default 0)")
@@ -168,11 +221,17 @@ def build_parser(prog: str = "dalle-kit serve") -> argparse.ArgumentParser:
 def serve_main(argv: list[str] | None = None) -> int:
     """Parse the serve options, bind, print the address and serve until interrupted. Returns an exit code."""
     args = build_parser().parse_args(argv)
-    if args.rate_limit is not None and args.rate_limit < 1:
-        print("error: --rate-limit must be at least 1", file=sys.stderr)
+    for flag, value in (("--rate-limit", args.rate_limit), ("--tpm", args.tpm)):
+        if value is not None and value < 1:
+            print(f"error: {flag} must be at least 1", file=sys.stderr)
+            return 2
+    try:
+        sim = Simulator(seed=args.seed, latency=args.latency, rate_limit=args.rate_limit, tpm=args.tpm,
+                        fail=args.fail, legacy=args.legacy, partial_delay=args.partial_delay, today=args.today,
+                        account=args.account, shutdown_dates=dict(args.shutdown_date), unlisted=args.unlisted)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    sim = Simulator(seed=args.seed, latency=args.latency, rate_limit=args.rate_limit, fail=args.fail,
-                    legacy=args.legacy, partial_delay=args.partial_delay, today=args.today)
     if not _is_loopback(args.host):
         bar = "!" * 78
         print(f"{bar}\nWARNING: binding {args.host}, not a loopback address. The simulator accepts ANY API key and has "
@@ -183,10 +242,11 @@ def serve_main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    host, port = server.server_address[:2]
+    host, port = _address(server)
     shown = f"[{host}]" if ":" in str(host) else host
-    extras = [f"seed {args.seed}"] + (["legacy"] if args.legacy else []) + \
-        ([f"fail {args.fail}"] if args.fail else []) + ([f"rate limit {args.rate_limit}/min"] if args.rate_limit else [])
+    extras = [f"seed {args.seed}"] + (["legacy"] if args.legacy else []) + ([f"fail {args.fail}"] if args.fail else [])
+    extras += ([f"rate limit {args.rate_limit}/min"] if args.rate_limit else []) + \
+        ([f"{args.tpm} tokens/min"] if args.tpm else []) + ([f"account {args.account}"] if args.account != "ok" else [])
     print(f"dalle_kit simulator (SIMULATED images, {', '.join(extras)}) on http://{shown}:{port}/v1 "
           f"- stats at http://{shown}:{port}/_simulator/stats - Ctrl+C to stop", flush=True)
     try:

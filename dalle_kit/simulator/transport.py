@@ -21,7 +21,7 @@ from .app import Core, Reply
 from .forms import ApiError, parse_body
 from .rules import check
 
-__all__ = ["Simulator", "SimTransport", "AsyncSimTransport"]
+__all__ = ["AsyncSimTransport", "SimTransport", "Simulator"]
 
 
 class _SyncEvents(httpx2.SyncByteStream):
@@ -119,7 +119,7 @@ class Simulator(Core):
 
         ``endpoint`` is ``generate``, ``edit`` or ``variation``; ``json`` / ``data`` + ``files`` are encoded by
         ``httpx2`` exactly as a client would send them, then parsed and checked by the same code as a real request.
-        Returns None when the request would be accepted (moderation, faults and rate limits aside), else the
+        Returns None when the request would be accepted (account, moderation, faults and rate limits aside), else the
         :class:`ApiError` the simulator would answer with (``.status``, ``.body()``).
         """
         path = {"generate": "generations", "edit": "edits", "variation": "variations"}[endpoint]

@@ -21,7 +21,7 @@ from PIL import Image, ImageOps
 from ..registry import ModelSpec
 from .forms import ApiError, Form, Upload
 
-__all__ = ["InputImage", "read_images", "read_mask", "read_markup"]
+__all__ = ["InputImage", "read_images", "read_markup", "read_mask"]
 
 _FORMAT_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "MPO": "image/jpeg"}
 _MB = 1024 * 1024
@@ -50,12 +50,13 @@ def _decode(upload: Upload, param: str, allowed: tuple[str, ...], max_bytes: int
                           f"are {_list(sorted(allowed))}.", "unsupported_file_mimetype")
     size = len(upload.data)
     if size > max_bytes or (strict_less and size >= max_bytes):
-        raise _file_error(param, f"Invalid file '{param}': the file is {size / _MB:.1f} MB; it must be "
-                          f"{'less than' if strict_less else 'at most'} {max_bytes / _MB:g} MB.", "image_file_too_large")
+        limit = f"{'less than' if strict_less else 'at most'} {max_bytes / _MB:g} MB"
+        raise _file_error(param, f"Invalid file '{param}': the file is {size / _MB:.1f} MB; it must be {limit}.",
+                          "image_file_too_large")
     try:
         img = Image.open(io.BytesIO(upload.data))
         img.load()
-    except Exception:  # noqa: BLE001 - any decoding failure is the client's bad file
+    except Exception:
         raise _file_error(param, f"Invalid image file or mode for image {ordinal}, please check your image file.") \
             from None
     if _FORMAT_MIME.get(img.format or "") not in allowed:

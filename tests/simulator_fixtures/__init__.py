@@ -71,8 +71,9 @@ class Served:
         self.log = tmp / f"served-{time.monotonic_ns()}.log"
         self.err = tmp / f"served-{time.monotonic_ns()}.err"
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "dalle_kit", "serve", "--port", "0", *args],
-                                     stdout=self.log.open("wb"), stderr=self.err.open("wb"), env=env, cwd=REPO)
+        with self.log.open("wb") as out, self.err.open("wb") as err:  # the child keeps its own copies
+            self.proc = subprocess.Popen([sys.executable, "-m", "dalle_kit", "serve", "--port", "0", *args],
+                                         stdout=out, stderr=err, env=env, cwd=REPO)
         deadline = time.monotonic() + 20
         port = None
         while port is None:
