@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 import pytest
+import traitlets as t
 from PIL import Image, ImageDraw
 
 from dalle_kit import Kit, masks
@@ -158,3 +159,43 @@ def test_painted_edit_on_the_simulator_changes_nothing_outside(photo):
     changed = (np.asarray(photo, dtype=int) != np.asarray(result.pil.convert("RGB"), dtype=int)).any(-1)
     inside = np.asarray(painter.mask.getchannel("A")) == 0
     assert not changed[~inside].any() and changed[inside].mean() > 0.9
+
+
+def test_twin_errors_show_in_the_painter_and_still_raise(photo):
+    painter = MaskPainter(photo)
+    assert "error" in painter.keys  # synced: painter.js shows it under the picture
+    with pytest.raises(ValueError, match="no alpha") as caught:
+        painter.set_mask(Image.new("L", SIZE))
+    assert painter.last_error is caught.value
+    assert painter.error.startswith("InvalidArgument: mask has no alpha") and "Traceback" not in painter.error
+    painter.add_rect((0, 0, 10, 10))
+    assert painter.error == "" and painter.last_error is None
+
+
+def test_bad_control_values_are_refused_with_a_message_in_the_painter(photo):
+    painter = MaskPainter(photo)
+    with pytest.raises(t.TraitError, match="tool must be one of brush, eraser, rect, ellipse, not 'spray'"):
+        painter.tool = "spray"
+    assert painter.tool == "brush" and painter.error.endswith("not 'spray'")
+    with pytest.raises(t.TraitError, match="at least 1"):
+        painter.brush_size = 0
+    with pytest.raises(t.TraitError, match="between 0 and 1"):
+        painter.opacity = 1.5
+    assert "Traceback" not in painter.error
+    painter.tool = "eraser"
+    assert painter.tool == "eraser" and painter.brush_size > 0
+
+
+def test_browser_actions_never_raise_and_show_the_error(photo, monkeypatch):
+    painter = MaskPainter(photo)
+    painter.area_url = "data:image/png;base64,bm90IGEgcG5n"  # a broken stroke from the browser
+    assert isinstance(painter.last_error, OSError) and "Traceback" in painter.error
+    painter._handle_custom_msg({"event": "clear"}, [])  # how ipywidgets delivers a button's message
+    assert painter.error == "" and painter.empty
+
+    def broken(mask):
+        raise RuntimeError("cannot invert")
+
+    monkeypatch.setattr(masks, "invert", broken)
+    painter._handle_custom_msg({"event": "invert"}, [])
+    assert painter.error.startswith("Traceback") and painter.error.endswith("RuntimeError: cannot invert")

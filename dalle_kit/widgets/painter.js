@@ -1,6 +1,7 @@
 // MaskPainter's front end (anywidget). The brush runs here, on a canvas at the picture's full size shown
 // scaled; after each stroke the whole edit area (alpha = edit) goes back to Python as one PNG. Undo, clear
-// and invert ask Python, which keeps the history, and send the result back the same way.
+// and invert ask Python, which keeps the history, and send the result back the same way. Python's error (a
+// twin, a trait or a browser action that failed) shows under the status line.
 
 const TOOLS = [["brush", "Brush"], ["eraser", "Eraser"], ["rect", "Rectangle"], ["ellipse", "Ellipse"]];
 const ACTIONS = [["undo", "Undo", "undo the last step"], ["clear", "Clear", "nothing to edit"],
@@ -21,10 +22,12 @@ function render({ model, el }) {
   const paint = make("canvas", "dk-painter-mask");   // the edit area, in the tint colour
   const guide = make("canvas", "dk-painter-guide");  // cursor and shape outline; takes the pointer
   const status = make("div", "dk-painter-status");
+  const error = make("div", "dk-painter-error");
+  error.setAttribute("role", "alert");
   img.alt = "picture to edit";
   img.draggable = false;
   stage.append(img, paint, guide);
-  root.append(bar, stage, status);
+  root.append(bar, stage, status, error);
   el.append(root);
 
   const toolButtons = {};
@@ -80,6 +83,11 @@ function render({ model, el }) {
     status.textContent = model.get("status");
     slider.value = String(model.get("brush_size"));
     sizeValue.textContent = `${model.get("brush_size")} px`;
+  }
+
+  function showError() {
+    error.textContent = model.get("error");
+    error.hidden = !model.get("error");
   }
 
   // Display coordinates to image pixels, whatever the shown scale (the canvases have no border or padding).
@@ -207,8 +215,10 @@ function render({ model, el }) {
   model.on("change:display_width change:opacity", layout);
   model.on("change:tool change:can_undo change:status change:brush_size", refreshBar);
   model.on("change:color", () => drawArea(model.get("area_url")));
+  model.on("change:error", showError);
   onImage();
   refreshBar();
+  showError();
 
   return () => {
     model.off("change:area_url", onArea);
@@ -216,6 +226,7 @@ function render({ model, el }) {
     model.off("change:display_width change:opacity", layout);
     model.off("change:tool change:can_undo change:status change:brush_size", refreshBar);
     model.off("change:color");
+    model.off("change:error", showError);
   };
 }
 

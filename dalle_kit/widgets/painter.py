@@ -4,7 +4,8 @@ The brush runs in the browser (``painter.js``); after each stroke only the finis
 PNG. Every control has a Python twin built on :mod:`dalle_kit.masks` (``add_stroke``, ``add_rect``,
 ``add_ellipse``, ``add_polygon``, ``undo``, ``clear``, ``invert``, ``set_mask``), so Run All, tests and Voilà
 can draw without a browser. The picture is shown scaled; strokes are mapped to image pixels, and brush sizes
-are in image pixels.
+are in image pixels. An error, from a twin, a trait or the browser, shows under the picture (``error``) and
+stays in ``last_error``; twins and trait assignments raise it as well, browser actions never do.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import base64
 import io
 import pathlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import anywidget
 import traitlets as t
 from PIL import Image, ImageColor, ImageOps
 
 from .. import masks
+from ..errors import InvalidArgument
 from ..masks import Box, Point
+from .base import EXPECTED_ERRORS, WidgetBase, reported
 
 __all__ = ["MaskPainter"]
 
@@ -46,7 +49,7 @@ def _picture(image: Any) -> Image.Image:
     return img if img.mode in ("RGB", "RGBA") else img.convert("RGBA" if "A" in img.getbands() else "RGB")
 
 
-class MaskPainter(anywidget.AnyWidget):
+class MaskPainter(WidgetBase, anywidget.AnyWidget):
     """Paint where to edit; ``painter.mask`` is an RGBA mask of the picture's exact size (alpha 0 = edit).
 
     Args:
@@ -56,6 +59,7 @@ class MaskPainter(anywidget.AnyWidget):
         history: how many steps ``undo`` can go back.
     """
 
+    expected_errors = (*EXPECTED_ERRORS, ValueError, t.TraitError)  # masks' and the traits' fix-it messages
     _esm = pathlib.Path(__file__).with_name("painter.js")
     _css = pathlib.Path(__file__).with_name("painter.css")
 
@@ -63,7 +67,7 @@ class MaskPainter(anywidget.AnyWidget):
     width = t.Int(0).tag(sync=True)
     height = t.Int(0).tag(sync=True)
     area_url = t.Unicode("").tag(sync=True)
-    tool = t.Enum(TOOLS, default_value="brush").tag(sync=True)
+    tool = t.Unicode("brush").tag(sync=True)  # one of TOOLS, checked by _check
     brush_size = t.Int(40).tag(sync=True)
     display_width = t.Int(640).tag(sync=True)
     color = t.Unicode("#ff2878").tag(sync=True)
@@ -71,6 +75,7 @@ class MaskPainter(anywidget.AnyWidget):
     status = t.Unicode("").tag(sync=True)
     can_undo = t.Bool(False).tag(sync=True)
     revision = t.Int(0).tag(sync=True)
+    error = t.Unicode("").tag(sync=True)
 
     def __init__(self, image: Any, *, brush_size: int | None = None, display_width: int = 640,
                  history: int = 50, **kwargs: Any) -> None:
@@ -87,8 +92,8 @@ class MaskPainter(anywidget.AnyWidget):
         self._undo: list[Image.Image] = []
         self._history = history
         self._sent = ""
-        self.observe(self._from_browser, names="area_url")
-        self.on_msg(self._on_message)
+        self.observe(self.handler(self._from_browser), names="area_url")
+        self.on_msg(self.handler(self._on_message))
         self._show()
 
     # -- what you get -------------------------------------------------------------------------------------
@@ -112,7 +117,7 @@ class MaskPainter(anywidget.AnyWidget):
     @property
     def empty(self) -> bool:
         """True while nothing is painted."""
-        return self._alpha.getextrema()[0] > 0
+        return cast(tuple[int, int], self._alpha.getextrema())[0] > 0
 
     def preview(self, max_side: int = 768) -> Image.Image:
         """A static picture of the painted area over the image (it stays in a saved notebook)."""
@@ -122,47 +127,73 @@ class MaskPainter(anywidget.AnyWidget):
 
     # -- Python twins of the controls ------------------------------------------------------------------------
 
+    @reported
     def add_stroke(self, points: Sequence[Point], size: float | None = None, *, erase: bool = False) -> None:
         """A brush stroke through ``points`` (image pixels), ``size`` pixels wide; ``erase=True`` is the eraser."""
         self._push(masks.brush(self.size, points, size or self.brush_size, base=self.mask, erase=erase))
 
+    @reported
     def add_rect(self, box: Box, *, erase: bool = False) -> None:
         """The rectangle tool: ``box`` is ``(left, top, right, bottom)`` in image pixels."""
         self._push(masks.rectangle(self.size, box, base=self.mask, erase=erase))
 
+    @reported
     def add_ellipse(self, box: Box, *, erase: bool = False) -> None:
         """The ellipse tool: the ellipse inscribed in ``box``."""
         self._push(masks.ellipse(self.size, box, base=self.mask, erase=erase))
 
+    @reported
     def add_polygon(self, points: Sequence[Point], *, erase: bool = False) -> None:
         """A filled polygon (no button: for code and for masks from outlines)."""
         self._push(masks.polygon(self.size, points, base=self.mask, erase=erase))
 
+    @reported
     def set_mask(self, mask: Image.Image) -> None:
         """Replace the painted area with ``mask`` (RGBA, the picture's size), e.g. one from ``dalle_kit.masks``."""
         if mask.size != self.size:
-            raise ValueError(f"mask is {mask.size[0]}x{mask.size[1]}, the picture {self.size[0]}x{self.size[1]}; "
+            raise InvalidArgument(f"mask is {mask.size[0]}x{mask.size[1]}, the picture {self.size[0]}x{self.size[1]}; "
                              "use dalle_kit.masks.prepare to fit it")
         if "A" not in mask.getbands():
-            raise ValueError(f"mask has no alpha (mode {mask.mode}); convert it with "
+            raise InvalidArgument(f"mask has no alpha (mode {mask.mode}); convert it with "
                              "dalle_kit.masks.from_bw(img, edit='white') or edit='black'")
         self._push(mask.convert("RGBA"))
 
+    @reported
     def undo(self) -> None:
         """Go back one step (a stroke, a shape, clear or invert); does nothing at the start."""
         if self._undo:
             self._alpha = self._undo.pop()
             self._show()
 
+    @reported
     def clear(self) -> None:
         """Nothing painted (undo brings it back)."""
         self._push(masks.blank(self.size))
 
+    @reported
     def invert(self) -> None:
         """Edit everything except what is painted."""
         self._push(masks.invert(self.mask))
 
     # -- plumbing --------------------------------------------------------------------------------------------
+
+    @t.validate("tool", "brush_size", "display_width", "opacity")
+    def _check(self, proposal: dict[str, Any]) -> Any:
+        """Refuse a bad control value with a fix-it message, shown in the painter as well as raised."""
+        name, value = proposal["trait"].name, proposal["value"]
+        problem = ""
+        if name == "tool" and value not in TOOLS:
+            problem = f"tool must be one of {', '.join(TOOLS)}, not {value!r}"
+        elif name in ("brush_size", "display_width") and value < 1:
+            unit = "image" if name == "brush_size" else "screen"
+            problem = f"{name} is in {unit} pixels and must be at least 1, not {value}"
+        elif name == "opacity" and not 0 <= value <= 1:
+            problem = f"opacity must be between 0 and 1, not {value}"
+        if problem:
+            error = t.TraitError(problem)
+            self.show_error(error)
+            raise error
+        return value
 
     def _push(self, mask: Image.Image) -> None:
         self._undo = (self._undo + [self._alpha])[-self._history:]

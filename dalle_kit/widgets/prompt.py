@@ -2,37 +2,53 @@
 
 Every control has a Python twin (``set``, ``pick_styles``, ``pick_presets``, ``choose_model``, ``generate``), so
 Run All, nbval and tests drive it without a browser; the twins set the same traits the controls show.
+
+Labels: the controls are labelled in English, like every message the widget shows (preview, notes, errors).
+What comes from the bilingual style library shows both names, "oil painting · 油画": those are prompt words, and
+a Chinese prompt uses the Chinese one (``pick_styles`` accepts either). The language picker names Chinese the
+same way, "Chinese · 中文".
 """
 
 from __future__ import annotations
 
 import html
+import warnings
 from typing import Any
 
 import ipywidgets as w
-from IPython.display import display
 
 from .. import registry, styles
-from ..client import DEFAULT_MODEL
+from ..errors import UnknownName
 from ..prompts import Prompt
+from ..registry import DEFAULT_MODEL
+from .base import WidgetBase, display_data, error_html, shown_in_widget
 
 __all__ = ["PromptWidget"]
 
 _TEXT_PARTS = ("subject", "action", "setting", "composition", "lighting", "camera")
 _LIST_PARTS = ("details", "avoid")
-_LABELS = {"subject": "Subject 主体", "action": "Action 动作", "setting": "Setting 环境", "composition": "Composition",
-           "lighting": "Lighting 光线", "camera": "Camera", "details": "Details 技术", "avoid": "Avoid 避免"}
+_LABELS = {"subject": "Subject", "action": "Action", "setting": "Setting", "composition": "Composition",
+           "lighting": "Lighting", "camera": "Camera", "details": "Details", "avoid": "Avoid"}
+_LANGUAGES = [("follow the subject", None), ("English", "en"), ("Chinese · 中文", "zh")]
+_IDLE = {"description": "Generate", "icon": "image"}
+_BUSY = {"description": "Generating…", "icon": "spinner spin"}
 
 
 def _split(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.replace("，", ",").split(",") if p.strip())
 
 
-class PromptWidget(w.VBox):
+def _fit(**extra: str) -> w.Layout:
+    """Fill the row and no more: "auto" stretches within the box, while "100%" adds the widget margins."""
+    return w.Layout(width="auto", min_width="0", **extra)
+
+
+class PromptWidget(WidgetBase, w.VBox):
     """Build a prompt part by part, watch the final text and its length, and generate from it.
 
     ``kit`` is used by Generate (a ``Kit()`` is made on first use if none is given); ``params`` are passed to
     ``kit.generate`` (size, quality ...). ``widget.prompt`` is the ``Prompt``; ``widget.text`` its final text.
+    An error shows in the widget and stays in ``widget.last_error``; ``busy`` is True while Generate runs.
     """
 
     def __init__(self, kit: Any = None, *, model: str = DEFAULT_MODEL, prompt: Prompt | None = None,
@@ -41,35 +57,39 @@ class PromptWidget(w.VBox):
         self.params = params
         self.result: Any = None
         self._free_styles: tuple[str, ...] = ()  # styles of a loaded Prompt that the library does not have
-        layout = w.Layout(width="100%")
-        style = {"description_width": "110px"}
-        self.fields = {name: w.Text(description=_LABELS[name], layout=layout, style=style,
+        self._sendable = False
+        style = {"description_width": "96px"}
+        self.fields = {name: w.Text(description=_LABELS[name], layout=_fit(), style=style,
                                     placeholder="comma-separated" if name in _LIST_PARTS else "")
                        for name in _TEXT_PARTS + _LIST_PARTS}
         self.style_pickers = {
-            group: w.SelectMultiple(options=[(f"{s.en} · {s.zh}", s.key) for s in styles.group(group)],
-                                    description=f"{group} {label}", rows=7, style=style)
-            for group, label in styles.GROUPS.items()}
-        self.presets = w.SelectMultiple(options=list(styles.PRESETS) + list(styles.DALLE3_STYLES),
-                                        description="Presets 预设", rows=6, style=style)
+            group: w.SelectMultiple(options=[(f"{s.en} · {s.zh}", s.key) for s in styles.group(group)], rows=7,
+                                    layout=_fit())
+            for group in styles.GROUPS}
+        self.presets = w.SelectMultiple(options=list(styles.PRESETS) + list(styles.DALLE3_STYLES), rows=6,
+                                        layout=_fit())
         current = [s.id for s in registry.all_specs() if s.status() != "retired"]
         self.model = w.Dropdown(options=current if model in current else [*current, model], value=model,
-                                description="Model", style=style)
-        self.language = w.Dropdown(options=[("follow the subject", None), ("English", "en"), ("中文", "zh")],
-                                   description="Language", style=style)
-        self.as_is = w.Checkbox(description="use my prompt as-is (models that rewrite)", indent=False)
-        self.preview = w.HTML()
-        self.button = w.Button(description="Generate", button_style="primary", icon="image")
-        self.output = w.Output()
-        self.button.on_click(lambda _: self.generate())
-        pickers = w.Tab(children=[*self.style_pickers.values(), self.presets])
-        for i, title in enumerate([*styles.GROUPS.values(), "预设 presets"]):
-            pickers.set_title(i, title)
+                                description="Model", style=style, layout=_fit(flex="1 1 320px", max_width="420px"))
+        self.language = w.Dropdown(options=_LANGUAGES, description="Language", style=style,
+                                   layout=_fit(flex="1 1 280px", max_width="380px"))
+        self.as_is = w.Checkbox(description="use my prompt as-is (models that rewrite)", indent=False,
+                                layout=_fit())
+        self.preview = w.HTML(layout=_fit())
+        self.button = w.Button(button_style="primary", **_IDLE)
+        self.error_box = w.HTML(layout=_fit())
+        self.output = w.Output(layout=_fit())
+        self.button.on_click(self.handler(lambda _button: self._generate()))
+        self.pickers = w.Tab(children=[*self.style_pickers.values(), self.presets], layout=_fit(),
+                             titles=[*styles.GROUPS, "presets"])
         for control in [*self.fields.values(), *self.style_pickers.values(), self.presets, self.model,
                         self.language, self.as_is]:
             control.observe(self._refresh, names="value")
-        super().__init__([*self.fields.values(), pickers, w.HBox([self.model, self.language, self.as_is]),
-                          self.preview, self.button, self.output])
+        options = w.HBox([self.model, self.language, self.as_is], layout=_fit(flex_flow="row wrap"))
+        super().__init__([*self.fields.values(), self.pickers, options, self.preview, self.button, self.error_box,
+                          self.output])
+        self.observe(lambda change: setattr(self.error_box, "value", error_html(change["new"])), names="error")
+        self.observe(self._show_busy, names="busy")
         if prompt is not None:
             self.load(prompt)
         self._refresh()
@@ -92,29 +112,38 @@ class PromptWidget(w.VBox):
     def _refresh(self, _change: Any = None) -> None:
         prompt, model = self.prompt, self.model.value
         text = prompt.render(model)
-        limit = registry.get(model).prompt_max if registry.get(model) else 32_000
+        spec = registry.get(model)
+        limit = spec.prompt_max if spec else 32_000
         colour = "#b00020" if len(text) > limit or not text else "#2e7d32"
         notes = []
         if prompt.as_is and text.startswith("I NEED"):
             notes.append("as-is prefix added: this model rewrites prompts")
         elif prompt.as_is:
             notes.append(f"{model} does not rewrite prompts, so no prefix is needed")
-        warnings = [s.note for key in prompt.styles if (s := styles.find(key)) and s.note]
-        notes += [f"⚠ {note}" for note in dict.fromkeys(warnings)]
+        cautions = [s.note for key in prompt.styles if (s := styles.find(key)) and s.note]
+        notes += [f"⚠ {note}" for note in dict.fromkeys(cautions)]
         self.preview.value = (
-            f"<div style='border-left:4px solid {colour};padding:4px 8px'>"
+            f"<div style='border-left:4px solid {colour};padding:4px 8px;overflow-wrap:anywhere'>"
             f"<div>{html.escape(text) or '<i>empty: type a subject</i>'}</div>"
             f"<div style='color:{colour};font-size:12px'>{len(text):,} / {limit:,} characters for "
             f"{html.escape(model)}</div>"
             + "".join(f"<div style='color:#777;font-size:12px'>{html.escape(n)}</div>" for n in notes) + "</div>")
-        self.button.disabled = not text or len(text) > limit
+        self._sendable = bool(text) and len(text) <= limit
+        self.button.disabled = self.busy or not self._sendable
+
+    def _show_busy(self, change: dict[str, Any]) -> None:
+        """Generate is disabled and says "Generating…" while a request runs."""
+        with self.button.hold_sync():
+            for name, value in (_BUSY if change["new"] else _IDLE).items():
+                setattr(self.button, name, value)
+            self.button.disabled = change["new"] or not self._sendable
 
     # -- Python twins -----------------------------------------------------------------------------------------
     def set(self, **parts: str | tuple[str, ...] | list[str]) -> PromptWidget:
         """Type into the fields: ``set(subject="a cat", details=["high detail"])``."""
         for name, value in parts.items():
             if name not in self.fields:
-                raise KeyError(f"no field {name!r}; fields are {', '.join(self.fields)}")
+                raise UnknownName(f"no field {name!r}; fields are {', '.join(self.fields)}")
             self.fields[name].value = value if isinstance(value, str) else ", ".join(value)
         return self
 
@@ -123,7 +152,7 @@ class PromptWidget(w.VBox):
         for name in names:
             found = styles.find(name)
             if found is None:
-                raise KeyError(f"{name!r} is not in the style library; see dalle_kit.styles.STYLES")
+                raise UnknownName(f"{name!r} is not in the style library; see dalle_kit.styles.STYLES")
             picker = self.style_pickers[found.group]
             if found.key not in picker.value:
                 picker.value = (*picker.value, found.key)
@@ -153,13 +182,25 @@ class PromptWidget(w.VBox):
         return self
 
     def generate(self, **params: Any) -> Any:
-        """The Generate button: ``kit.generate(prompt, model=..., **params)``; the result shows below."""
-        if self.kit is None:
-            from ..client import Kit
+        """The Generate button: ``kit.generate(prompt, model=..., **params)``; the image shows in the widget.
 
-            self.kit = Kit()
-        self.result = self.kit.generate(self.prompt, model=self.model.value, **{**self.params, **params})
-        with self.output:
-            self.output.clear_output(wait=True)
-            display(self.result)
+        Returns the result (the cell's ``Out[]`` shows its one-line repr, not the image again). An error shows in
+        the widget and in ``last_error``, and is raised; the button itself raises nothing.
+        """
+        return shown_in_widget(self._generate(**params))
+
+    def _generate(self, **params: Any) -> Any:
+        with self.reporting(busy=True):
+            self.result = None
+            self.output.outputs = ()
+            if self.kit is None:
+                from ..client import Kit
+
+                self.kit = Kit()
+            with warnings.catch_warnings(record=True) as caught:  # e.g. a model that shuts down soon
+                self.result = self.kit.generate(self.prompt, model=self.model.value, **{**self.params, **params})
+            self.output.outputs = (
+                *({"output_type": "stream", "name": "stderr", "text": f"{m.category.__name__}: {m.message}\n"}
+                  for m in caught),
+                display_data(self.result))
         return self.result

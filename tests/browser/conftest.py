@@ -88,8 +88,8 @@ def lab(tmp_path_factory, request) -> Iterator[Lab]:
                "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
-    log = open(root / "lab.log", "wb")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    with open(root / "lab.log", "wb") as log:  # the server keeps its own copy of the file
+        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -105,12 +105,12 @@ def lab(tmp_path_factory, request) -> Iterator[Lab]:
     finally:
         try:
             shutdown = urllib.request.Request(f"{url}/api/shutdown?token={token}", method="POST")
-            urllib.request.urlopen(shutdown, timeout=5).read()
+            with urllib.request.urlopen(shutdown, timeout=5) as answer:
+                answer.read()
             server.wait(timeout=10)
         except (OSError, subprocess.TimeoutExpired):
             server.kill()
             server.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
