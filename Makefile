@@ -26,6 +26,8 @@ lab: setup
 	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
 
 test: setup chromium
+	$(BIN)/ruff check dalle_kit tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
 bench: setup

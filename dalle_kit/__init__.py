@@ -37,8 +37,7 @@ if _typing.TYPE_CHECKING:
     from . import masks, registry, styles, vocabulary
     from .catalog import models
     from .client import Kit
-    from .errors import (DalleKitError, DalleKitWarning, InvalidArgument, InvalidRequest, ResponseError,
-                         UnknownName)
+    from .errors import DalleKitError, DalleKitWarning, InvalidArgument, InvalidRequest, ResponseError, UnknownName
     from .metadata import read_metadata
     from .prompts import Prompt, expand
     from .registry import ModelSpec

@@ -29,7 +29,7 @@ from .results import ImageResult, ImageSet
 from .store import Store
 from .validation import validate
 
-__all__ = ["Kit", "DEFAULT_MODEL", "VARIATION_PROMPT"]
+__all__ = ["DEFAULT_MODEL", "VARIATION_PROMPT", "Kit"]
 
 VARIATION_PROMPT = ("Create a variation of this image: keep its subject, composition and palette, "
                     "and change the details.")
@@ -116,6 +116,20 @@ class Kit:
 
     def __repr__(self) -> str:
         return f"Kit(backend={self.backend!r}, model={self.model!r}, home={str(self.store.home)!r})"
+
+    def close(self) -> None:
+        """Close the HTTP connections (``with Kit() as kit:`` does it on leaving the block)."""
+        self._client.close()
+
+    async def aclose(self) -> None:
+        """Close the async client's HTTP connections."""
+        await self._aclient.close()
+
+    def __enter__(self) -> Kit:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- requests -------------------------------------------------------------------------------------------
 
@@ -330,7 +344,7 @@ def _parse_date(value: Any) -> dt.date | None:
     if value in (None, ""):
         return None
     if isinstance(value, (int, float)):
-        return dt.datetime.fromtimestamp(value, dt.timezone.utc).date()
+        return dt.datetime.fromtimestamp(value, dt.UTC).date()
     try:
         return dt.date.fromisoformat(str(value)[:10])
     except ValueError:

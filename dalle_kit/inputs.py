@@ -21,8 +21,19 @@ from .errors import InvalidRequest
 from .registry import ModelSpec
 from .request import Upload
 
-__all__ = ["to_upload", "to_uploads", "check_images", "check_mask", "check_markup", "has_alpha",
-           "exif_orientation", "oriented_size", "same_aspect", "SWAPS_SIDES", "TRANSPOSE"]
+__all__ = [
+    "SWAPS_SIDES",
+    "TRANSPOSE",
+    "check_images",
+    "check_markup",
+    "check_mask",
+    "exif_orientation",
+    "has_alpha",
+    "oriented_size",
+    "same_aspect",
+    "to_upload",
+    "to_uploads",
+]
 
 _MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif", "MPO": "image/jpeg"}
 _EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
@@ -41,7 +52,7 @@ def exif_orientation(img: Image.Image) -> int:
     """The EXIF orientation ``PIL.ImageOps.exif_transpose`` applies to ``img`` (1-8); 1 if none or unreadable."""
     try:
         value = img.getexif().get(ExifTags.Base.Orientation, 1)
-    except Exception:  # noqa: BLE001 - broken metadata: Pillow leaves such a picture as stored
+    except Exception:
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
@@ -81,7 +92,8 @@ def _read(obj: Any, param: str) -> tuple[bytes, str | None]:
         data = obj.read()
         if position is not None:
             obj.seek(position)
-        return (data.encode() if isinstance(data, str) else bytes(data)), os.path.basename(getattr(obj, "name", "") or "") or None
+        name = os.path.basename(getattr(obj, "name", "") or "") or None
+        return (data.encode() if isinstance(data, str) else bytes(data)), name
     raise InvalidRequest(
         f"{param}: cannot read a {type(obj).__name__}; pass a path, a PIL image, bytes or a binary file object",
         param=param, value=type(obj).__name__, allowed="path, PIL.Image, bytes, BytesIO")

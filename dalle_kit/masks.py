@@ -18,6 +18,7 @@ an HTML canvas); boxes are ``(left, top, right, bottom)`` with right and bottom 
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, cast
@@ -32,9 +33,25 @@ from .inputs import SWAPS_SIDES, TRANSPOSE, check_images, check_mask, exif_orien
 from .registry import ModelSpec
 
 __all__ = [
-    "blank", "rectangle", "ellipse", "polygon", "brush", "boxes", "from_bw", "from_area", "edit_area",
-    "invert", "grow", "shrink", "feather", "overlay", "composite", "changed_outside", "coverage", "check",
+    "blank",
+    "boxes",
+    "brush",
+    "changed_outside",
+    "check",
+    "composite",
+    "coverage",
+    "edit_area",
+    "ellipse",
+    "feather",
+    "from_area",
+    "from_bw",
+    "grow",
+    "invert",
+    "overlay",
+    "polygon",
     "prepare",
+    "rectangle",
+    "shrink",
 ]
 
 SizeLike = tuple[int, int] | Image.Image
@@ -128,7 +145,7 @@ def _stroke(size: tuple[int, int], pts: list[tuple[float, float]], r: float) -> 
     0.84), and the painter's strokes come from a browser canvas in fractional image pixels.
     """
     out = np.zeros((size[1], size[0]), dtype=bool)
-    segments = list(zip(pts, pts[1:])) or [(pts[0], pts[0])]
+    segments = list(itertools.pairwise(pts)) or [(pts[0], pts[0])]
     for (ax, ay), (bx, by) in segments:
         win = _window(size, min(ax, bx) - r, min(ay, by) - r, max(ax, bx) + r, max(ay, by) + r)
         if win is None:
@@ -267,8 +284,8 @@ def overlay(image: Image.Image, mask: Image.Image, *, color: tuple[int, int, int
             opacity: float = 0.5, outline: bool = True) -> Image.Image:
     """A preview: ``image`` with the area to be edited tinted with ``color`` (and outlined)."""
     if image.size != mask.size:
-        raise InvalidArgument(f"mask is {mask.size[0]}x{mask.size[1]} but the image is {image.size[0]}x{image.size[1]}; "
-                         "resize the mask or use masks.prepare")
+        raise InvalidArgument(f"mask is {mask.size[0]}x{mask.size[1]} but the image is "
+                              f"{image.size[0]}x{image.size[1]}; resize the mask or use masks.prepare")
     area = ImageOps.invert(_alpha(mask))
     tint = area.point(lambda a: round(a * opacity))
     if outline:

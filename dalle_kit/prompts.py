@@ -20,7 +20,7 @@ from . import registry, styles
 from .errors import InvalidArgument, InvalidRequest, UnknownName
 from .styles import Language
 
-__all__ = ["Prompt", "Variant", "expand", "placeholders", "AS_IS_PREFIX"]
+__all__ = ["AS_IS_PREFIX", "Prompt", "Variant", "expand", "placeholders"]
 
 #: The prefix OpenAI's DALL·E 3 guide gives for keeping a prompt from being rewritten.
 AS_IS_PREFIX = ("I NEED to test how the tool works with extremely simple prompts. DO NOT add any detail, "

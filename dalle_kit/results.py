@@ -20,7 +20,7 @@ from .errors import InvalidArgument
 from .metadata import write_with_metadata
 from .request import Request
 
-__all__ = ["ImageResult", "ImageSet", "THUMBNAIL_PX"]
+__all__ = ["THUMBNAIL_PX", "ImageResult", "ImageSet"]
 
 THUMBNAIL_PX = 256
 
@@ -53,7 +53,7 @@ class ImageResult:
     partial: int | None = None
 
     @property
-    def bytes(self) -> bytes:  # noqa: A003 - the name users expect
+    def bytes(self) -> bytes:
         return self.data
 
     @property

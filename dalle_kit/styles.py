@@ -15,7 +15,7 @@ from typing import Literal
 
 from .errors import UnknownName
 
-__all__ = ["Style", "GROUPS", "STYLES", "PRESETS", "DALLE3_STYLES", "find", "group", "Language"]
+__all__ = ["DALLE3_STYLES", "GROUPS", "PRESETS", "STYLES", "Language", "Style", "find", "group"]
 
 Language = Literal["en", "zh"]
 
@@ -88,7 +88,8 @@ PRESETS: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
 #: DALL·E 3's ``style`` values as prompt words for models without the parameter.
 DALLE3_STYLES: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
     "vivid": ("hyper-real and dramatic, vivid saturated colours", "超写实，戏剧化，色彩鲜艳饱和"),
-    "natural": ("natural and true to life, soft realistic colours, nothing exaggerated", "自然真实，色彩柔和写实，不夸张"),
+    "natural": ("natural and true to life, soft realistic colours, nothing exaggerated",
+                "自然真实，色彩柔和写实，不夸张"),
 })
 
 _INDEX = {name.lower(): s for s in STYLES for name in (s.key, s.en, s.zh)}

@@ -23,7 +23,7 @@ from .registry import ModelSpec
 from .request import Request
 from .vocabulary import EFFORTS, ParamSpec, gate_allows
 
-__all__ = ["validate", "ENDPOINTS"]
+__all__ = ["ENDPOINTS", "validate"]
 
 ENDPOINTS = vocabulary.ENDPOINTS
 _STYLE_PHRASES = {"vivid": "hyper-real and dramatic", "natural": "natural, less hyper-real"}

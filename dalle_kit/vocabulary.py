@@ -17,8 +17,18 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-__all__ = ["ParamSpec", "PARAMS", "ENDPOINTS", "EFFORTS", "FILE_PARAMS", "names", "get", "rows", "gate_allows",
-           "extra_row"]
+__all__ = [
+    "EFFORTS",
+    "ENDPOINTS",
+    "FILE_PARAMS",
+    "PARAMS",
+    "ParamSpec",
+    "extra_row",
+    "gate_allows",
+    "get",
+    "names",
+    "rows",
+]
 
 Kind = Literal["model", "prompt", "int", "enum", "bool", "str", "size", "file", "object"]
 ENDPOINTS = ("generate", "edit", "variation")

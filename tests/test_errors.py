@@ -17,7 +17,7 @@ from dalle_kit import errors
 PACKAGE = Path(dalle_kit.__file__).parent
 # Raised on purpose and not ours to wrap: the module protocol, and the simulator's wire errors (ApiError is
 # turned into an HTTP answer, never raised to a user).
-ALLOWED = {"AttributeError", "ApiError", "NotImplementedError", "StopIteration", "StopAsyncIteration"}
+ALLOWED = {"AttributeError", "ApiError", "NotImplementedError", "StopIteration", "StopAsyncIteration", "SystemExit"}
 
 
 def _raised_names() -> list[tuple[str, int, str]]:

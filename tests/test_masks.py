@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
-from golden.cases import CASES, SIZE, STROKE, picture, reference, render
+from golden.cases import CASES, SIZE, picture, reference, render
 from PIL import Image
 
 from dalle_kit import InvalidRequest, Kit, masks, validate
@@ -174,7 +174,7 @@ def test_check_refuses_models_without_masks():
 
 
 def test_prepare_scales_a_mask_painted_on_a_smaller_copy():
-    img, mask = masks.prepare(IMAGE, GOOD.resize((256, 256), Image.Resampling.NEAREST), MODEL)
+    _image, mask = masks.prepare(IMAGE, GOOD.resize((256, 256), Image.Resampling.NEAREST), MODEL)
     assert mask.size == IMAGE.size and abs(masks.coverage(mask) - masks.coverage(GOOD)) < 0.01
 
 

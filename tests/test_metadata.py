@@ -10,8 +10,8 @@ from helpers import png_bytes
 from PIL import Image
 
 from dalle_kit import read_metadata
-from dalle_kit.store import atomic_write
 from dalle_kit.metadata import embed_png_metadata, sidecar_path, strip_metadata, write_with_metadata
+from dalle_kit.store import atomic_write
 
 INFO = {"request": {"prompt": "一只白色的暹罗猫 / a white siamese cat", "model": "gpt-image-2", "size": "1024x1024"},
         "usage": {"total_tokens": 1234}}

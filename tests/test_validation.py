@@ -199,7 +199,7 @@ def test_retired_model_names_replacement():
 def test_deprecated_model_warns_then_is_refused_after_shutdown():
     with pytest.warns(FutureWarning, match="2026-12-01"):
         validate("generate", prompt="cat", model="gpt-image-1.5", today=dt.date(2026, 11, 23))
-    with pytest.raises(InvalidRequest, match="gpt-image-2.6-sunburst"):
+    with pytest.raises(InvalidRequest, match=r"gpt-image-2\.6-sunburst"):
         validate("generate", prompt="cat", model="gpt-image-1.5", today=dt.date(2026, 12, 1))
 
 

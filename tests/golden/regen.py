@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from cases import CASES, reference, render  # noqa: E402
+from cases import CASES, reference, render
 
 
 def main(names: list[str]) -> None:
