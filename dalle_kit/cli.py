@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--format", dest="output_format", help="png, webp or jpeg")
     gen.add_argument("--background", help="transparent, opaque or auto")
     gen.add_argument("--offline", action="store_true", help="use the offline simulator even with a key")
+    # serve has its own parser, loaded only when used; it reads everything after the word, --help included
     sub.add_parser("serve", help="run the offline simulator as a loopback server (see: dalle-kit serve --help)",
                    add_help=False)
     return parser
@@ -57,12 +58,14 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["serve"]:
+    parser = _parser()
+    args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "serve":
         from .simulator.server import serve_main
 
-        return serve_main(argv[1:])
-    args = _parser().parse_args(argv)
+        return serve_main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "models":
         from .catalog import models
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from dalle_kit import read_metadata
 from dalle_kit.cli import main
 
@@ -48,3 +50,14 @@ def test_help_does_not_import_heavy_modules():
     assert out.strip() == "[]"
     help_text = subprocess.run([sys.executable, "-m", "dalle_kit", "--help"], capture_output=True, text=True)
     assert help_text.returncode == 0 and "serve" in help_text.stdout
+
+
+def test_serve_is_a_real_subcommand_with_its_own_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--help"])
+    assert exit_info.value.code == 0 and "dalle-kit serve" in capsys.readouterr().out
+    assert "serve" in subprocess.run([sys.executable, "-m", "dalle_kit", "--help"], capture_output=True,
+                                     text=True, check=True).stdout
+    with pytest.raises(SystemExit) as exit_info:
+        main(["models", "--port", "8000"])
+    assert exit_info.value.code == 2 and "unrecognized arguments: --port 8000" in capsys.readouterr().err
