@@ -166,3 +166,30 @@ def test_served_tokens_per_minute(tmp_path):
             assert server.stats()["faults"] == {"rate_limited_tokens": 1}
     finally:
         server.stop()
+
+
+def _raw_exchange(host: str, port: int, head: bytes, body: bytes = b"") -> bytes:
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(head + body)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_bodies_it_will_not_read_get_a_clear_answer(tmp_path):
+    """A huge declared body is refused before it is read; a malformed length is a 400; the server keeps serving."""
+    server = Served(tmp_path, "--quiet")
+    host, port = host_port(server)
+    try:
+        start = "POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
+        huge = _raw_exchange(host, port, f"{start}Content-Length: {10**12}\r\n\r\n".encode())
+        assert huge.startswith(b"HTTP/1.1 413") and b"Request too large" in huge
+        bad = _raw_exchange(host, port, f"{start}Content-Length: many\r\n\r\n".encode())
+        assert bad.startswith(b"HTTP/1.1 400") and b"Content-Length" in bad
+        chunked = _raw_exchange(host, port, f"{start}Transfer-Encoding: chunked\r\n\r\n".encode(), b"zz\r\n")
+        assert chunked.startswith(b"HTTP/1.1 400")
+        with openai.OpenAI(api_key="k", base_url=server.url, max_retries=0) as c:
+            assert c.images.generate(**BODY).data
+    finally:
+        server.stop()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import ipaddress
+import json
 import socket
 import sys
 import time
@@ -57,10 +58,23 @@ class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
+#: The largest body the API could take: 16 images of 50 MB, a 4 MB mask, and room for the form around them.
+MAX_BODY = 16 * 50 * 1024 * 1024 + 4 * 1024 * 1024 + 1024 * 1024
+
+
+class _BadBody(Exception):
+    """A body the server will not read: an answer status and the API-style message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
     server_version = "dalle_kit-simulator"
+    timeout = 60  # seconds a client may stay silent mid-request before its connection is closed
 
     def setup(self) -> None:
         super().setup()
@@ -77,18 +91,46 @@ class _Handler(BaseHTTPRequestHandler):
             print(f"{stamp} {self.command} {self.path.split('?', 1)[0]} {status} {ms:.0f}ms", flush=True)
 
     def _body(self) -> bytes:
+        """The request body, at most ``MAX_BODY`` bytes; ``_BadBody`` for a size that cannot be read."""
+        too_large = _BadBody(413, f"Request too large: the body may be at most {MAX_BODY:,} bytes.")
         if self.headers.get("transfer-encoding", "").lower() == "chunked":
             chunks: list[bytes] = []
+            total = 0
             while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                try:
+                    size = int(self.rfile.readline(64).split(b";", 1)[0].strip() or b"0", 16)
+                except ValueError:
+                    raise _BadBody(400, "Malformed chunked body.") from None
+                if size < 0 or total + size > MAX_BODY:
+                    raise too_large if size >= 0 else _BadBody(400, "Malformed chunked body.")
                 if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
                         pass
                     return b"".join(chunks)
                 chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("content-length") or 0)
+                total += size
+                self.rfile.readline(64)
+        try:
+            length = int(self.headers.get("content-length") or 0)
+        except ValueError:
+            raise _BadBody(400, "Invalid Content-Length header.") from None
+        if length < 0:
+            raise _BadBody(400, "Invalid Content-Length header.")
+        if length > MAX_BODY:
+            raise too_large
         return self.rfile.read(length) if length else b""
+
+    def _refuse_body(self, err: _BadBody, started: float) -> None:
+        payload = json.dumps({"error": {"message": str(err), "type": "invalid_request_error", "param": None,
+                                        "code": None}}).encode()
+        self.close_connection = True
+        self.send_response(err.status)
+        for key, value in {**_CORS, "content-type": "application/json", "content-length": str(len(payload)),
+                           "connection": "close"}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(payload)
+        self._log(str(err.status), started)
 
     def do_OPTIONS(self) -> None:  # CORS preflight for browsers
         self.send_response(204)
@@ -100,7 +142,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         started = time.perf_counter()
-        body = self._body()
+        try:
+            body = self._body()
+        except _BadBody as err:
+            self._refuse_body(err, started)
+            return
         headers = {k.lower(): v for k, v in self.headers.items()}
         host = self.headers.get("host") or "{}:{}".format(*_address(self.server))
         reply = self.server.core.handle(self.command, self.path, headers, body, f"http://{host}")
