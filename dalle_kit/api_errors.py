@@ -1,35 +1,66 @@
 """Errors from the API stay the SDK's own exception types; this adds a readable note where it helps.
 
 Notes are Python 3.11 exception notes (``add_note``): they show under the traceback in notebooks and
-terminals. Anything that looks like an API key is scrubbed from the message first.
-
-``mark_not_retryable`` is an HTTP response hook: a 429 whose body says ``insufficient_quota`` gets the
-``x-should-retry: false`` header the SDK obeys, so the SDK does not retry what waiting cannot fix.
+terminals. The key is scrubbed first from the whole exception: its message, arguments, body and notes, and
+the same for every exception chained to it (``__cause__`` / ``__context__``), where an HTTP library may
+have quoted the header it could not send.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from typing import Any
 
-import httpx2
 import openai
 
-__all__ = ["amark_not_retryable", "annotate", "mark_not_retryable", "note_for", "scrub"]
-
-#: Error codes that arrive as 429 but that no retry can fix.
-NOT_RETRYABLE_CODES = ("insufficient_quota",)
+__all__ = ["MIN_SCRUBBED", "annotate", "note_for", "scrub", "scrub_exception"]
 
 _KEYLIKE = re.compile(r"sk-[A-Za-z0-9_\-*]{6,}")
+#: A key shorter than this is not scrubbed by its text (it would mangle ordinary words); see ``client.clean_key``.
+MIN_SCRUBBED = 8
 
 
 def scrub(text: str, key: str | None = None) -> str:
-    """``text`` with the key (and anything shaped like one) replaced by ``sk-…``."""
-    if key:
+    """``text`` with the key (when long enough to be one) and anything shaped like a key replaced by ``sk-…``."""
+    if key and len(key) >= MIN_SCRUBBED:
         text = text.replace(key, "sk-…")
     return _KEYLIKE.sub("sk-…", text)
+
+
+def _scrub_value(value: Any, key: str | None) -> Any:
+    if isinstance(value, str):
+        return scrub(value, key)
+    if isinstance(value, bytes):
+        return scrub(value.decode("latin-1"), key).encode("latin-1")
+    if isinstance(value, dict):
+        return {k: _scrub_value(v, key) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrub_value(v, key) for v in value)
+    return value
+
+
+def scrub_exception(exc: BaseException, key: str | None) -> None:
+    """Scrub ``exc`` and every exception chained to it, in place: args, message, body and notes."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        with suppress(TypeError, AttributeError):  # an exception type with read-only args
+            current.args = _scrub_value(current.args, key)
+        for name in ("message", "body"):
+            value = getattr(current, name, None)
+            if isinstance(value, (str, dict, list)):
+                with suppress(AttributeError):
+                    setattr(current, name, _scrub_value(value, key))
+        notes = getattr(current, "__notes__", None)
+        if isinstance(notes, list):
+            notes[:] = [scrub(n, key) if isinstance(n, str) else n for n in notes]
+        todo += [current.__cause__, current.__context__]
 
 
 def note_for(exc: openai.APIError) -> str | None:
@@ -62,49 +93,27 @@ def note_for(exc: openai.APIError) -> str | None:
                 "Kit(max_retries=...).")
     if code == "model_not_found":
         return "dalle_kit: this model is not served here; dalle_kit.models() lists current models."
+    if isinstance(exc, openai.APITimeoutError):
+        return ("dalle_kit: no answer within the timeout, even after the SDK's retries. A large or high-quality "
+                "image can take minutes: raise Kit(timeout=...) (seconds), or lower size or quality.")
+    if isinstance(exc, openai.APIConnectionError):
+        host = exc.request.url.host if getattr(exc, "request", None) is not None else "the API"
+        return (f"dalle_kit: could not reach {host}, even after the SDK's retries. Check the network, a proxy, or "
+                "OPENAI_BASE_URL; Kit(offline=True) works without a network.")
+    if isinstance(status, int) and status >= 500:
+        return (f"dalle_kit: the API had a server error ({status}) even after the SDK's retries. It is usually "
+                "brief: run the cell again in a minute (status.openai.com says whether it is widespread).")
     return None
 
 
 @contextmanager
 def annotate(key: str | None = None) -> Iterator[None]:
-    """Re-raise SDK errors unchanged in type, with the key scrubbed and a note added."""
+    """Re-raise SDK errors unchanged in type, with the key scrubbed everywhere and a note added."""
     try:
         yield
     except openai.APIError as exc:
-        clean = scrub(str(exc.message), key)
-        if clean != exc.message:
-            exc.message = clean
-            exc.args = tuple(scrub(str(a), key) if isinstance(a, str) else a for a in exc.args)
-        if isinstance(exc.body, dict) and isinstance(exc.body.get("message"), str):
-            exc.body["message"] = scrub(exc.body["message"], key)
+        scrub_exception(exc, key)
         note = note_for(exc)
         if note and note not in getattr(exc, "__notes__", ()):
             exc.add_note(note)
         raise
-
-
-def _quota_code(response: httpx2.Response) -> str | None:
-    if response.status_code != 429:
-        return None
-    try:
-        error = json.loads(response.content).get("error") or {}
-    except (ValueError, AttributeError):
-        return None
-    code = error.get("code") or error.get("type") if isinstance(error, dict) else None
-    return code if code in NOT_RETRYABLE_CODES else None
-
-
-def mark_not_retryable(response: httpx2.Response) -> None:
-    """Response hook: an ``insufficient_quota`` 429 is marked ``x-should-retry: false`` (the SDK obeys it)."""
-    if response.status_code == 429:
-        response.read()
-        if _quota_code(response):
-            response.headers["x-should-retry"] = "false"
-
-
-async def amark_not_retryable(response: httpx2.Response) -> None:
-    """Async twin of :func:`mark_not_retryable`."""
-    if response.status_code == 429:
-        await response.aread()
-        if _quota_code(response):
-            response.headers["x-should-retry"] = "false"

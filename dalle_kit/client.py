@@ -19,8 +19,9 @@ import httpx2
 import openai
 
 from . import registry
-from .api_errors import amark_not_retryable, annotate, mark_not_retryable
+from .api_errors import annotate
 from .errors import InvalidArgument
+from .http_hooks import hooks as response_hooks
 from .kit_types import EditOptions, GenerateOptions, ImageInput, ManyImages, PromptLike, VaryOptions
 from .registry import DEFAULT_MODEL, Listing
 from .request import Request
@@ -36,6 +37,33 @@ VARIATION_PROMPT = ("Create a variation of this image: keep its subject, composi
 OFFLINE_URL = "http://simulator.dalle-kit.invalid/v1"
 _OFFLINE_KEY = "offline-simulator"
 _SDK_METHOD = {"generate": "generate", "edit": "edit", "variation": "create_variation"}
+
+
+#: OpenAI keys are far longer; anything shorter sent to api.openai.com is a mistake (a proxy's token may be short).
+MIN_OPENAI_KEY = 20
+
+
+def clean_key(raw: str | None, source: str) -> str | None:
+    """The key without surrounding whitespace (a file or a CRLF ``.env`` adds some), or None when empty.
+
+    A key with whitespace inside, control or non-ASCII characters cannot be sent in a header: refused with
+    ``InvalidArgument``, whose message never contains the key.
+    """
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise InvalidArgument(f"{source} must be a string, got {type(raw).__name__}")
+    key = raw.strip()
+    if not key:
+        return None
+    for position, char in enumerate(key):
+        if char.isspace() or not char.isprintable() or not char.isascii():
+            kind = "whitespace" if char.isspace() else "a non-ASCII character" if not char.isascii() else \
+                "a control character"
+            raise InvalidArgument(f"{source} has {kind} at position {position + 1} of {len(key)}; a key is one "
+                                  "word of ASCII letters, digits, '-' and '_'. Copy it again (dalle_kit never "
+                                  "prints it)")
+    return key
 
 
 def _sdk_method(client: Any, endpoint: str) -> tuple[Callable[..., Any], frozenset[str]]:
@@ -72,15 +100,16 @@ class Kit:
                  model: str = DEFAULT_MODEL, home: str | os.PathLike[str] | None = None, simulator: Any = None,
                  lenient: bool = False, max_retries: int = 2, timeout: float | None = None,
                  quiet: bool = False) -> None:
-        key = api_key or os.environ.get("OPENAI_API_KEY") or None
-        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        source = "api_key" if api_key is not None else "OPENAI_API_KEY"
+        key = clean_key(api_key if api_key is not None else os.environ.get("OPENAI_API_KEY"), source)
+        base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "").strip() or None
         self.offline = (key is None or simulator is not None) if offline is None else offline
         self.model = model
         self.lenient = lenient
         self.store = Store(home)
         self.simulator = None
-        hooks = {"response": [mark_not_retryable]}
-        ahooks = {"response": [amark_not_retryable]}
+        sync_hook, async_hook = response_hooks(max_retries, quiet)
+        hooks, ahooks = {"response": [sync_hook]}, {"response": [async_hook]}
         if self.offline:
             reason = ("offline=True" if offline else "a simulator was given" if simulator is not None
                       else "no OPENAI_API_KEY is set")
@@ -104,6 +133,11 @@ class Kit:
             ahttp = openai.DefaultAsyncHttpx2Client(event_hooks=ahooks)
             host = urlparse(base_url).hostname if base_url else "api.openai.com"
             self.backend = "openai" if host and host.endswith("openai.com") else host or "custom"
+            if self.backend == "openai" and len(key) < MIN_OPENAI_KEY:
+                count = f"{len(key)} character{'s' if len(key) != 1 else ''}"
+                raise InvalidArgument(f"{source} is {count} long; an OpenAI key (sk-...) is much "
+                                      "longer. Copy it again from platform.openai.com/api-keys (dalle_kit never "
+                                      "prints it), or leave it unset to use the offline simulator")
             self.other_host = self.backend != "openai"
         self._http = http
         options: dict[str, Any] = {"api_key": key, "base_url": base_url, "max_retries": max_retries}

@@ -30,8 +30,19 @@ _PARTS = ("subject", "action", "setting", "styles", "composition", "lighting", "
 _PRESETS = {**styles.PRESETS, **styles.DALLE3_STYLES}
 
 
-def _tuple(value: str | Iterable[str]) -> tuple[str, ...]:
-    items = (value,) if isinstance(value, str) else tuple(value)
+def _tuple(value: str | Iterable[str] | None, name: str = "words") -> tuple[str, ...]:
+    """Words from a string or an iterable of strings (None: none); anything else is ``InvalidArgument``."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items: tuple[Any, ...] = (value,)
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray, Mapping)):
+        items = tuple(value)
+    else:
+        raise InvalidArgument(f"{name} must be a string or a list of strings, got {type(value).__name__}")
+    for item in items:
+        if not isinstance(item, str):
+            raise InvalidArgument(f"{name} must hold strings, got {type(item).__name__} {item!r:.40}")
     return tuple(i.strip() for i in items if i and i.strip())
 
 
@@ -57,8 +68,19 @@ class Prompt:
     as_is: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("subject", "action", "setting", "composition", "lighting", "camera"):
+            value = getattr(self, name)
+            if value is None:
+                object.__setattr__(self, name, "")
+            elif not isinstance(value, str):
+                raise InvalidArgument(f"Prompt({name}=...) must be text, got {type(value).__name__} {value!r:.40}; "
+                                      f"e.g. Prompt({name}='a white siamese cat')")
         for name in ("styles", "details", "presets", "avoid"):
-            object.__setattr__(self, name, _tuple(getattr(self, name)))
+            object.__setattr__(self, name, _tuple(getattr(self, name), f"Prompt({name}=...)"))
+        if self.language not in (None, "en", "zh"):
+            raise InvalidArgument(f"Prompt(language=...) must be 'en', 'zh' or None, got {self.language!r:.40}")
+        if not isinstance(self.as_is, bool):
+            raise InvalidArgument(f"Prompt(as_is=...) must be True or False, got {self.as_is!r:.40}")
         unknown = [p for p in self.presets if p not in _PRESETS]
         if unknown:
             raise UnknownName(f"no preset {unknown[0]!r}; presets are {', '.join(_PRESETS)}")
@@ -178,7 +200,12 @@ class Variant(str):
 
 def placeholders(template: str) -> tuple[str, ...]:
     """The ``{names}`` in ``template``, in order of first appearance."""
-    names = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+    if not isinstance(template, str):
+        raise InvalidArgument(f"a template must be text or a Prompt, got {type(template).__name__}")
+    try:
+        names = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+    except ValueError as exc:  # a lone { or }
+        raise InvalidArgument(f"template {template!r:.80}: {exc}; write {{{{ or }}}} for a literal brace") from None
     if any(not n or not n.isidentifier() for n in names):
         raise InvalidArgument(f"template {template!r}: placeholders must be names like {{animal}}")
     return tuple(dict.fromkeys(names))
@@ -189,7 +216,7 @@ def expand(template: str | Prompt, **values: str | Sequence[str]) -> list[Varian
     ``expand("a {animal} in {style}", animal=["cat", "fox"], style=["watercolor", "pixel art"])`` gives 4.
 
     A single value counts as a list of one. A placeholder without values, or values for no placeholder, is
-    a ``ValueError`` (a typo would otherwise go unnoticed).
+    an ``InvalidArgument`` (a typo would otherwise go unnoticed).
     """
     text = template.render() if isinstance(template, Prompt) else template
     names = placeholders(text)
@@ -204,7 +231,10 @@ def expand(template: str | Prompt, **values: str | Sequence[str]) -> list[Varian
         raise InvalidArgument(f"expand({text!r}): {'; '.join(problems)}")
     columns: list[list[str]] = []
     for name in names:
-        value = values[name]
-        columns.append([value] if isinstance(value, str) else list(value))
+        column = list(_tuple(values[name], f"expand(..., {name}=...)")) if not isinstance(values[name], str) \
+            else [values[name]]
+        if not column:
+            raise InvalidArgument(f"expand(..., {name}=...) has no values; give at least one")
+        columns.append(column)
     return [Variant(text.format(**dict(zip(names, combo))), dict(zip(names, combo)))
             for combo in itertools.product(*columns)]

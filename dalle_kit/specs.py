@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -15,12 +16,13 @@ __all__ = ["Listing", "ModelSpec", "SizeRule", "derive", "parse_size"]
 Status = Literal["current", "deprecated", "retired"]
 Endpoint = Literal["generate", "edit", "variation"]
 
+_SIZE = re.compile(r"([0-9]{1,6})x([0-9]{1,6})")
+
+
 def parse_size(size: str) -> tuple[int, int] | None:
-    """``"1536x1024"`` -> ``(1536, 1024)``; None for ``auto`` or anything not ``WIDTHxHEIGHT``."""
-    width, sep, height = str(size).strip().lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit():
-        return None
-    return int(width), int(height)
+    """``"1536x1024"`` -> ``(1536, 1024)``; None for ``auto`` or anything not ``WIDTHxHEIGHT`` in ASCII digits."""
+    match = _SIZE.fullmatch(str(size).strip().lower())
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 @dataclass(frozen=True)

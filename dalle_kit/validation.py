@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -60,14 +61,15 @@ def _unsupported_hint(name: str, value: Any, spec: ModelSpec) -> str:
 def _choice(row: ParamSpec, value: Any, allowed: tuple[str, ...], spec: ModelSpec) -> str:
     """``value`` lower-cased if it is one of ``allowed``, else a refusal naming the nearest choice."""
     name = row.name
-    key = value.strip().lower() if isinstance(value, str) else value
-    if isinstance(key, str) and key in allowed:
+    if not isinstance(value, str):
+        raise _refuse(name, value, allowed, f"must be a string, one of {_join(allowed)}", rule=f"{name}.type")
+    key = value.strip().lower()
+    if key in allowed:
         return key
     if key in row.legacy_values:
         raise _refuse(name, value, allowed, f"is a DALL·E value; {spec.id} accepts {_join(allowed)} "
                       f"({value!r} was closest to {row.legacy_values[key]!r})", rule=f"{name}.values")
-    near = row.aliases.get(key) if isinstance(key, str) else None
-    near = near or closest(value, allowed)
+    near = row.aliases.get(key) or closest(value, allowed)
     tail = f" ({value!r} was closest to {near!r})" if near and near != value else ""
     hint = f"use {near!r}" if near in row.aliases.values() else ""
     raise _refuse(name, value, allowed, f"is not accepted; {spec.id} accepts {_join(allowed)}{tail}", hint,
@@ -163,7 +165,10 @@ class _Judge:
 def _model(p: dict[str, Any], lenient: bool, other_host: bool, today: dt.date | None) -> ModelSpec | None:
     model = p.get("model")
     known = registry.model_ids()
-    if not isinstance(model, str) or not model.strip():
+    if not isinstance(model, str):
+        raise _refuse("model", model, known, "must be a string naming a model",
+                      "e.g. model='gpt-image-2.5-flare' (see dalle_kit.models())")
+    if not model.strip():
         raise _refuse("model", model, known, "is required",
                       "name a model explicitly, e.g. model='gpt-image-2.5-flare' (see dalle_kit.models())")
     spec = registry.get(model.strip())
@@ -201,6 +206,12 @@ def _size(value: Any, spec: ModelSpec) -> str:
         raise _refuse("size", value, spec.sizes.describe(), "must be a string like '1536x1024' or 'auto'",
                       rule="size.type")
     size = value.strip().lower().replace(" ", "").replace("×", "x")
+    if not size.isascii():
+        plain = unicodedata.normalize("NFKC", size).replace("×", "x")
+        hint = f"did you mean {plain!r}?" if plain.isascii() and spec.sizes.problem(plain) is None else \
+            "write it in ASCII digits, e.g. '1536x1024'"
+        raise _refuse("size", value, spec.sizes.describe(), "has characters other than ASCII digits and 'x'",
+                      hint, rule="size.values")
     problem = spec.sizes.problem(size)
     if problem:
         legacy = " (a DALL·E size)" if size in ("256x256", "512x512", "1792x1024", "1024x1792") else ""
@@ -209,7 +220,17 @@ def _size(value: Any, spec: ModelSpec) -> str:
     return size
 
 
-def _prompt(value: Any, spec: ModelSpec) -> str:
+def _prompt(value: str, spec: ModelSpec) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _refuse("prompt", f"<text with {exc.object[exc.start]!r} at position {exc.start}>", "Unicode text",
+                      "has a character that is not valid Unicode (a lone surrogate, as text read with the wrong "
+                      "encoding gives)", "decode the text as UTF-8, or type it again", rule="prompt.unicode") \
+            from None
+    if not value.strip():
+        warn(f"prompt={value!r} is only whitespace; sending it, and the API decides whether an empty picture "
+             "description is accepted", DalleKitWarning)
     if len(value) > spec.prompt_max:
         raise _refuse("prompt", f"<{len(value)} characters>", spec.prompt_max,
                       f"is too long: {spec.id} takes at most {spec.prompt_max:,} characters", "shorten it",
@@ -242,6 +263,21 @@ def _judge_row(j: _Judge, row: ParamSpec) -> Any:
     return _svg(value) if row.kind == "object" else value
 
 
+def _date(today: Any) -> dt.date | None:
+    """``today`` as a date: a ``datetime.date``, a ``datetime`` or an ISO string ('2026-12-05')."""
+    if today is None or (isinstance(today, dt.date) and not isinstance(today, dt.datetime)):
+        return today
+    if isinstance(today, dt.datetime):
+        return today.date()
+    if isinstance(today, str):
+        try:
+            return dt.date.fromisoformat(today.strip())
+        except ValueError:
+            pass
+    raise _refuse("today", today, "a datetime.date or 'YYYY-MM-DD'", "is not a date",
+                  "pass datetime.date(2026, 12, 5) or '2026-12-05'", rule="today")
+
+
 def _combinations(j: _Judge) -> None:
     """Rules between parameters that no single row states."""
     fmt = j.current("output_format")
@@ -262,9 +298,10 @@ def validate(endpoint: str, *, lenient: bool = False, other_host: bool = False, 
     models through with a warning. Parameters given as None count as omitted. Images may be paths, PIL
     images, bytes or file objects.
     """
-    if endpoint not in ENDPOINTS:
+    if not isinstance(endpoint, str) or endpoint not in ENDPOINTS:
         raise _refuse("endpoint", endpoint, ENDPOINTS, "is not an Images API endpoint",
                       f"use one of {_join(ENDPOINTS)}")
+    today = _date(today)
     p = {k: v for k, v in params.items() if v is not None}
     known = vocabulary.names(endpoint)
     extra: dict[str, Any] = {}
