@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
 
+import dalle_kit
 from dalle_kit import read_metadata
 from dalle_kit.cli import main
 
@@ -61,3 +63,49 @@ def test_serve_is_a_real_subcommand_with_its_own_help(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["models", "--port", "8000"])
     assert exit_info.value.code == 2 and "unrecognized arguments: --port 8000" in capsys.readouterr().err
+
+
+def _exit_of(argv: list[str], capsys) -> tuple[int, str]:
+    code = main(argv)
+    return code, capsys.readouterr().err
+
+
+def test_every_error_is_one_clean_line_with_its_own_exit_code(tmp_path, capsys):
+    code, err = _exit_of(["generate", "a moderation-test poster"], capsys)
+    assert code == 3 and "moderation_blocked" in err and "Traceback" not in err
+    assert "rephrase the prompt" in err  # the note dalle_kit adds
+    (tmp_path / "a-file").write_text("not a folder")
+    code, err = _exit_of(["generate", "a cat", "-o", str(tmp_path / "a-file" / "x.png")], capsys)
+    assert code == 5 and "cannot write" in err and "kept in the store" in err and "Traceback" not in err
+    code, err = _exit_of(["generate", "a \udcff cat"], capsys)  # what non-UTF-8 argv decodes to
+    assert code == 2 and "not valid Unicode" in err
+    code, err = _exit_of(["generate", "a cat", "--size", "1000x1000"], capsys)
+    assert code == 2 and [line for line in err.splitlines() if not line.startswith("dalle_kit: no OPENAI")] == [
+        line for line in err.splitlines() if line.startswith("dalle-kit: size='1000x1000' is not accepted")]
+
+
+def test_debug_shows_the_traceback(capsys):
+    with pytest.raises(dalle_kit.InvalidRequest):
+        main(["generate", "a cat", "--size", "1000x1000", "--debug"])
+
+
+def test_errors_worth_retrying_later_exit_4(capsys):
+    import openai
+
+    from dalle_kit import Kit, Simulator
+    from dalle_kit.cli import _report
+
+    kit = Kit(simulator=Simulator(seed=1, fail={500: 1.0}), quiet=True, max_retries=0)
+    with pytest.raises(openai.InternalServerError) as info:
+        kit.generate("a cat", quality="low")
+    assert _report(info.value) == 4 and "server error" in capsys.readouterr().err
+    quota = Kit(simulator=Simulator(seed=1, account="insufficient_quota"), quiet=True)
+    with pytest.raises(openai.RateLimitError) as info:
+        quota.generate("a cat", quality="low")
+    assert _report(info.value) == 3  # no credit: waiting does not help
+
+
+def test_non_utf8_argv_is_one_line(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "dalle_kit", "generate", b"a \xff cat", "-o", str(tmp_path)],
+                         capture_output=True, text=True, env={**os.environ, "DALLE_KIT_HOME": str(tmp_path)})
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "not valid Unicode" in out.stderr
