@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import traceback
 
 import httpx2
 import openai
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from simulator_fixtures import Served
 
-from dalle_kit import Kit, read_metadata
-from dalle_kit.api_errors import annotate
+from dalle_kit import InvalidArgument, Kit, Simulator, read_metadata
+from dalle_kit.api_errors import annotate, scrub
 
 FAKE_KEY = "sk-test-" + "Zq7" * 14  # shaped like a real key, obviously fake
 
@@ -65,3 +68,78 @@ def test_a_key_echoed_by_the_api_is_scrubbed():
 def test_kit_without_key_cannot_go_online():
     with pytest.raises(ValueError, match="needs a key"):
         Kit(offline=False)
+
+
+# -- keys as people paste them: stripped, refused when they cannot be keys, never shown ------------------------
+
+CLOSED = "http://127.0.0.1:9/v1"  # the discard port: nothing listens, the connection is refused at once
+
+
+def _everything_said(exc: BaseException) -> str:
+    """The whole traceback as Python prints it: messages, chained causes and notes."""
+    return "".join(traceback.format_exception(exc))
+
+
+@pytest.mark.parametrize("pasted", [FAKE_KEY + "\n", " " + FAKE_KEY + "\r\n", "\t" + FAKE_KEY])
+def test_a_key_with_surrounding_whitespace_works_and_never_shows(served, tmp_path, pasted):
+    with Kit(api_key=pasted, base_url=served.url, home=tmp_path / "home", quiet=True, max_retries=0) as kit:
+        image = kit.generate("a cat", quality="low")
+        with pytest.raises(openai.BadRequestError) as info, pytest.warns(UserWarning, match="lenient"):
+            kit.generate("a cat", quality="ultra", lenient=True)
+    texts = [repr(kit), repr(image), image._repr_html_(), str(image.info()), _everything_said(info.value),
+             _files_text(tmp_path)]
+    served.stop()
+    texts.append(served.log.read_text() + served.err.read_text())
+    assert all(FAKE_KEY not in text and FAKE_KEY.strip()[8:] not in text for text in texts)
+
+
+@given(st.text(min_size=0, max_size=60))
+def test_any_pasted_key_is_refused_clearly_or_used_and_never_shown(pasted):
+    secret = pasted.strip()
+    try:
+        kit = Kit(api_key=pasted, base_url=CLOSED, home=os.environ["DALLE_KIT_HOME"], quiet=True, max_retries=0)
+    except InvalidArgument as refusal:
+        assert not secret or len(secret) < 3 or secret not in _everything_said(refusal)
+        return
+    if kit.offline:  # nothing left after stripping: no key, so the offline simulator
+        assert not secret
+        return
+    with kit, pytest.raises(openai.APIConnectionError) as info:
+        kit.generate("a cat", quality="low")
+    if secret and len(secret) >= 8:
+        assert secret not in _everything_said(info.value) and secret not in repr(kit)
+
+
+def test_a_key_quoted_deep_in_the_chain_is_scrubbed():
+    """An HTTP library that quotes the header it could not send (the chained cause) is scrubbed too."""
+    request = httpx2.Request("POST", "https://api.openai.com/v1/images/generations")
+    cause = httpx2.LocalProtocolError(f"Illegal header value b'Bearer {FAKE_KEY}\\n'")
+    error = openai.APIConnectionError(request=request)
+    error.add_note(f"retried with {FAKE_KEY}")
+    with pytest.raises(openai.APIConnectionError) as info, annotate(FAKE_KEY):
+        try:
+            raise cause
+        except httpx2.LocalProtocolError as exc:
+            raise error from exc
+    said = _everything_said(info.value)
+    assert FAKE_KEY not in said and "Illegal header value" in said and "sk-…" in said
+
+
+def test_a_short_key_does_not_mangle_messages():
+    message = "Your request was rejected by the safety system"
+    assert scrub(message, "a") == message
+    assert scrub(f"key {FAKE_KEY}", FAKE_KEY) == "key sk-…"
+
+
+@pytest.mark.parametrize("pasted", ["a", "sk-123", "sk-proj-abc def", "sk-proj-é" + "x" * 30, "sk\x00" + "x" * 30])
+def test_absurd_keys_are_refused_before_anything_is_sent(pasted):
+    with pytest.raises(InvalidArgument) as info:
+        Kit(api_key=pasted, home=os.environ["DALLE_KIT_HOME"], quiet=True)
+    assert "api_key" in str(info.value) and (len(pasted) < 3 or pasted not in str(info.value))
+
+
+def test_short_tokens_still_work_for_a_local_host(tmp_path):
+    """A proxy or the served simulator may use short tokens: only api.openai.com needs a real-length key."""
+    kit = Kit(api_key="any", base_url=CLOSED, home=tmp_path, quiet=True, max_retries=0)
+    assert kit.backend == "127.0.0.1"
+    assert Kit(api_key="a", simulator=Simulator(), home=tmp_path, quiet=True).offline
