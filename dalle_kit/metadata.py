@@ -76,17 +76,44 @@ def write_with_metadata(path: str | os.PathLike[str], data: bytes, info: Mapping
     return atomic_write(path, data)
 
 
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The provenance dalle_kit saved with an image (PNG chunk first, then a sidecar JSON); {} if none."""
-    path = Path(path)
-    data = path.read_bytes()
-    if data.startswith(PNG_SIGNATURE):
-        for start, end, kind in _chunks(data):
-            if _is_ours(data, start, end, kind):
-                body = data[start + 8 + len(KEYWORD) + 3:end - 4]  # after keyword, NUL, flag, method
-                _language, _translated, text = body.split(b"\0", 2)
-                return json.loads(text.decode("utf-8"))
+def read_metadata(source: str | os.PathLike[str] | bytes) -> dict[str, Any]:
+    """The provenance dalle_kit saved with an image (PNG chunk first, then a sidecar JSON); {} if none.
+
+    ``source`` is a saved file's path, or an image's bytes (then only the PNG chunk can hold it).
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _from_chunk(bytes(source), "the bytes") or {}
+    if not isinstance(source, (str, os.PathLike)):
+        raise InvalidArgument(f"read_metadata takes a file's path or an image's bytes, not {type(source).__name__}")
+    path = Path(source)
+    try:
+        data = path.read_bytes()
+    except (OSError, ValueError) as exc:
+        raise InvalidArgument(f"read_metadata: cannot read {str(path)!r:.200} ({exc.__class__.__name__}: "
+                              f"{getattr(exc, 'strerror', None) or exc})") from None
+    found = _from_chunk(data, str(path))
+    if found is not None:
+        return found
     sidecar = sidecar_path(path)
     if sidecar.exists():
-        return json.loads(sidecar.read_text(encoding="utf-8"))
+        try:
+            return dict(json.loads(sidecar.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError) as exc:
+            raise InvalidArgument(f"read_metadata: the sidecar {str(sidecar)!r} is not dalle_kit's JSON ({exc})") \
+                from None
     return {}
+
+
+def _from_chunk(data: bytes, where: str) -> dict[str, Any] | None:
+    """The provenance in a PNG's ``dalle_kit`` chunk, or None when there is none."""
+    if not data.startswith(PNG_SIGNATURE):
+        return None
+    for start, end, kind in _chunks(data):
+        if _is_ours(data, start, end, kind):
+            body = data[start + 8 + len(KEYWORD) + 3:end - 4]  # after keyword, NUL, flag, method
+            try:
+                _language, _translated, text = body.split(b"\0", 2)
+                return dict(json.loads(text.decode("utf-8")))
+            except (ValueError, TypeError) as exc:
+                raise InvalidArgument(f"read_metadata: the dalle_kit chunk in {where} is damaged ({exc})") from None
+    return None
