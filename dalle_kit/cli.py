@@ -59,9 +59,10 @@ def _generate(args: argparse.Namespace) -> int:
             target if len(results) == 1 else target.with_stem(f"{target.stem}-{i + 1}")
         try:
             path = image.save(into)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
             kept = f"; the image is kept in the store at {image.stored_at}" if image.stored_at else ""
-            raise OSError(exc.errno, f"cannot write {into}: {exc.strerror or exc}{kept}") from exc
+            print(f"dalle-kit: cannot write {into}: {getattr(exc, 'strerror', None) or exc}{kept}", file=sys.stderr)
+            return EXIT_CODES["io"]
         print(f"{path}  ({image.caption()})")
     return 0
 

@@ -231,8 +231,8 @@ def expand(template: str | Prompt, **values: str | Sequence[str]) -> list[Varian
         raise InvalidArgument(f"expand({text!r}): {'; '.join(problems)}")
     columns: list[list[str]] = []
     for name in names:
-        column = list(_tuple(values[name], f"expand(..., {name}=...)")) if not isinstance(values[name], str) \
-            else [values[name]]
+        value = values[name]
+        column = [value] if isinstance(value, str) else list(_tuple(value, f"expand(..., {name}=...)"))
         if not column:
             raise InvalidArgument(f"expand(..., {name}=...) has no values; give at least one")
         columns.append(column)

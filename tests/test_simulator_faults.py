@@ -195,7 +195,7 @@ def test_stats_endpoint_and_reset():
     sim.reset_stats()
     assert sim.stats()["total"] == 0
     c.images.generate(**BODY)
-    assert raw(sim, "POST", "/_simulator/reset").json() == {"reset": True} and sim.stats()["total"] == 0
+    assert raw(sim, "POST", "/_simulator/reset", headers=AUTH).json() == {"reset": True} and sim.stats()["total"] == 0
 
 
 def test_loopback_detection_and_warning(capsys):

@@ -10,7 +10,9 @@ Use it in-process (no port, no thread)::
     client = openai.OpenAI(api_key="sk-offline", base_url="http://simulator.local/v1",
                            http_client=httpx2.Client(transport=sim.transport()))   # or AsyncOpenAI + async_transport()
 
-or as a loopback server: ``python -m dalle_kit.simulator --port 8000`` (``dalle-kit serve``), see :mod:`.server`.
+or as a loopback server: ``python -m dalle_kit.simulator --port 8000`` (``dalle-kit serve``), see :mod:`.server`;
+it survives bad clients (deadlines, size and connection limits, the API's error body for any malformed request; see
+:mod:`.http_limits`).
 
 Options of :class:`Simulator` (all keyword-only):
 
@@ -53,15 +55,21 @@ Options of :class:`Simulator` (all keyword-only):
 - ``partial_delay``: seconds before each streamed event.
 - ``today``: the date that decides which models are retired (default: the real date).
 
-Besides ``transport()`` / ``async_transport()``: ``stats()`` and ``reset_stats()`` (also ``GET /_simulator/stats`` and
-``POST /_simulator/reset``, which also empties the rate-limit windows; ``faults`` counts ``rate_limited``,
+The transports honour the client's read timeout (``openai.OpenAI(timeout=...)``, ``Kit(timeout=...)``): a latency or
+stream-event wait longer than it ends, after that long, in ``httpx2.ReadTimeout`` (the SDK's ``APITimeoutError``).
+
+Besides ``transport()`` / ``async_transport()``: ``stats()`` and ``reset_stats()`` (also ``GET /_simulator/stats``, open
+to all, and ``POST /_simulator/reset``, which needs a Bearer key like the API routes (any key; else 401) and also
+empties the rate-limit windows; ``faults`` counts ``rate_limited``,
 ``rate_limited_tokens``, ``injected_<status>``, ``dropped`` and the account refusals; ``rate_limit`` holds the limits
 and what the window holds), and ``validate(endpoint, json=... |
 data=..., files=...)``, which checks a request with the same parser and rules but draws nothing (returns None or
 the :class:`ApiError` it would answer; account, faults, limits and moderation aside).
 
-Order of the checks on an image request: key (401), body syntax (400), account, parameter rules (400/404),
-injected fault, images then tokens per minute (429), moderation (400), drawing.
+Order of the checks on an image request: key (401), body syntax (400: a ``Content-Type`` other than JSON or
+multipart is ``unsupported_content_type``, none is read as JSON; JSON with NaN/Infinity, more than 64 levels or more
+than 10,000 arrays and objects gets the API's "We could not parse the JSON body" message), account, parameter rules
+(400/404), injected fault, images then tokens per minute (429), moderation (400), drawing.
 
 Choices where the real API's behaviour is unknown: ``size="auto"`` gives 1024x1536 for prompts with
 portrait/vertical/tall/poster, 1536x1024 for landscape/panorama/wide/banner, else 1024x1024 (edits: the first

@@ -2,7 +2,8 @@
 
 Routes match on the path suffix, so any base URL works: ``.../images/generations``, ``.../images/edits``,
 ``.../images/variations``, ``.../models`` and ``.../models/{id}``, plus the simulator's own
-``/_simulator/stats`` (GET), ``/_simulator/reset`` (POST) and ``/_simulator/files/{name}`` (legacy URLs).
+``/_simulator/stats`` (GET, no key needed), ``/_simulator/reset`` (POST, any Bearer key, else 401) and
+``/_simulator/files/{name}`` (legacy URLs, no key).
 
 An image request goes through, in order: the key (401), the body's syntax (400), the account state
 (:mod:`.account`), the parameter rules (400/404, :mod:`.rules`), an injected fault, the rate limits (429,
@@ -190,13 +191,9 @@ class Core:
 
     def _route(self, name: str, m: re.Match[str], method: str, headers: Mapping[str, str], body: bytes,
                origin: str, request_id: str, label: str) -> Reply:
-        if name == "stats":
+        if name == "stats":  # read-only, no key: readiness checks and curl examples use it
             return _json(200, self.stats())
-        if name == "reset":
-            self.reset_stats()
-            self.faults.reset()
-            return _json(200, {"reset": True})
-        if name == "file":
+        if name == "file":  # image URLs work without a key, as the real (signed) ones do
             return self._file(m.group("name"))
         auth = headers.get("authorization", "")
         scheme, _, key = auth.partition(" ")
@@ -207,6 +204,10 @@ class Core:
                                         "accessing the API from your browser and are prompted for a username and "
                                         "password. You can obtain an API key from "
                                         "https://platform.openai.com/account/api-keys."), request_id)
+        if name == "reset":  # changes state: any key, like the image routes
+            self.reset_stats()
+            self.faults.reset()
+            return _json(200, {"reset": True})
         try:
             dates, unlisted = dict(self.shutdown_dates), set(self.unlisted)  # copies: they may change meanwhile
             if name == "models":

@@ -7,13 +7,18 @@ Also home of :class:`ApiError`, the simulator's one way of saying no, rendered a
 from __future__ import annotations
 
 import json
+import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-__all__ = ["ApiError", "Form", "Upload", "parse_body"]
+__all__ = ["BAD_JSON", "MAX_JSON_CONTAINERS", "MAX_JSON_DEPTH", "ApiError", "Form", "Upload", "parse_body"]
+
+# python-multipart logs a warning for each malformed body; here that is the client's mistake, answered with a 400.
+logging.getLogger("python_multipart").addHandler(logging.NullHandler())
 
 
 @dataclass
@@ -59,27 +64,78 @@ def _bad_body(message: str) -> ApiError:
     return ApiError(400, message)
 
 
+#: JSON nesting deeper than this is refused before parsing (the API's own bodies nest three levels at most)...
+MAX_JSON_DEPTH = 64
+#: ... and so are more arrays and objects than this (outside strings): each costs memory once parsed.
+MAX_JSON_CONTAINERS = 10_000
+BAD_JSON = ("We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP "
+            "library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you "
+            "have trouble figuring out how to fix this, please contact us through our help center at "
+            "help.openai.com.)")
+# A JSON string, or an unterminated one up to the end: always matches, in linear time.
+_STRING = re.compile(r'"[^"\\]*(?:\\[\s\S]?[^"\\]*)*"?')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_PAIR = re.compile(r"\[\]|\{\}")  # one level per pass, whichever the bracket
+
+
 def parse_body(content_type: str | None, body: bytes) -> Form:
-    """Parse a request body the way the API does: JSON object or multipart form. Raises :class:`ApiError`."""
-    ctype, options = parse_options_header(content_type or "")
+    """Parse a request body the way the API does: a JSON object or a multipart form. Raises :class:`ApiError`.
+
+    No ``Content-Type`` is read as JSON; any type but ``application/json`` (or ``...+json``) and
+    ``multipart/form-data`` is refused with the API's 400 ``unsupported_content_type``.
+    """
+    try:
+        ctype, options = parse_options_header(content_type or "")
+    except ValueError:  # not latin-1
+        ctype, options = b"?", {}
     if ctype == b"multipart/form-data":
         boundary = options.get(b"boundary")
         if not boundary:
             raise _bad_body("Invalid multipart body: missing boundary.")
         return _parse_multipart(boundary, body)
+    if ctype and ctype != b"application/json" and not ctype.endswith(b"+json"):
+        shown = (content_type or "")[:200]
+        raise ApiError(400, f"Unsupported content type: '{shown}'. This API method only accepts 'application/json' "
+                       f"or 'multipart/form-data' requests, but you specified the header 'Content-Type: {shown}'. "
+                       "Please try again with a supported content type.", code="unsupported_content_type")
     if not body.strip():
         return Form({}, [], False)
-    try:
-        values = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise _bad_body(
-            "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
-            "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. "
-            "If you have trouble figuring out how to fix this, please contact us through our help center at "
-            "help.openai.com.)") from None
+    values = _load_json(body)
     if not isinstance(values, dict):
         raise _bad_body("Invalid request body: expected a JSON object.")
     return Form(values, [], False)
+
+
+def _no_constant(name: str) -> Any:
+    raise _bad_body(BAD_JSON)  # NaN, Infinity, -Infinity: Python's extensions, not JSON
+
+
+def _load_json(body: bytes) -> Any:
+    """``json.loads`` without its extensions (NaN, Infinity) and within ``MAX_JSON_DEPTH`` and
+    ``MAX_JSON_CONTAINERS``; anything else is the API's 400 for bad JSON."""
+    try:
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+        if not _too_deep(text):
+            return json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        pass
+    raise _bad_body(BAD_JSON)
+
+
+def _too_deep(text: str) -> bool:
+    """True when the JSON ``text`` nests deeper than ``MAX_JSON_DEPTH``, holds more than ``MAX_JSON_CONTAINERS``
+    arrays and objects, or its brackets do not match. No recursion, and linear work: strings out, brackets kept,
+    then at most ``MAX_JSON_DEPTH`` passes over those (each removes the innermost pairs)."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    skeleton = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    if len(skeleton) > 2 * MAX_JSON_CONTAINERS:
+        return True
+    for _ in range(MAX_JSON_DEPTH):
+        if not skeleton:
+            return False
+        skeleton = _PAIR.sub("", skeleton)
+    return bool(skeleton)
 
 
 class _Part:
@@ -146,6 +202,8 @@ def _nest(values: dict[str, Any], name: str, text: str) -> None:
     """``svg[reasoning][effort]=low`` -> ``{"svg": {"reasoning": {"effort": "low"}}}``; repeats become lists."""
     head, sep, rest = name.partition("[")
     keys = [head] + ([k.rstrip("]") for k in ("[" + rest).split("[")[1:]] if sep else [])
+    if len(keys) > MAX_JSON_DEPTH:
+        raise _bad_body(f"Invalid multipart body: a field name may nest at most {MAX_JSON_DEPTH} levels.")
     target = values
     for key in keys[:-1]:
         nxt = target.get(key)

@@ -7,6 +7,10 @@
 No port and no thread: the SDK's request is answered by a function call. Latency and stream pacing sleep in
 the caller (``time.sleep`` for sync, ``asyncio.sleep`` for async); a dropped connection raises
 ``httpx2.RemoteProtocolError``, which the SDK treats as a connection error and retries.
+
+The client's read timeout (``openai.OpenAI(timeout=...)``, ``Kit(timeout=...)``: ``request.extensions["timeout"]
+["read"]``) is honoured as over a socket: when the simulated latency, or the wait before a stream event, is longer,
+the transport waits that long and raises ``httpx2.ReadTimeout`` (the SDK's ``APITimeoutError``, retried by its rules).
 """
 
 from __future__ import annotations
@@ -24,14 +28,42 @@ from .rules import check
 __all__ = ["AsyncSimTransport", "SimTransport", "Simulator"]
 
 
+def _read_timeout(request: httpx2.Request) -> float | None:
+    """The longest wait for the next bytes the client allows (None: forever)."""
+    read = (request.extensions.get("timeout") or {}).get("read")
+    return None if read is None else float(read)
+
+
+def _timed_out(request: httpx2.Request, limit: float, delay: float) -> httpx2.ReadTimeout:
+    return httpx2.ReadTimeout(f"The read operation timed out (read timeout {limit:g}s; the simulator was to answer "
+                              f"after {delay:g}s).", request=request)
+
+
+def _wait(request: httpx2.Request, delay: float) -> None:
+    limit = _read_timeout(request)
+    if limit is not None and delay > limit:
+        time.sleep(limit)
+        raise _timed_out(request, limit, delay)
+    if delay:
+        time.sleep(delay)
+
+
+async def _await(request: httpx2.Request, delay: float) -> None:
+    limit = _read_timeout(request)
+    if limit is not None and delay > limit:
+        await asyncio.sleep(limit)
+        raise _timed_out(request, limit, delay)
+    await asyncio.sleep(delay)
+
+
 class _SyncEvents(httpx2.SyncByteStream):
-    def __init__(self, events: Iterator[tuple[float, bytes]]) -> None:
+    def __init__(self, events: Iterator[tuple[float, bytes]], request: httpx2.Request) -> None:
         self._events = events
+        self._request = request
 
     def __iter__(self) -> Iterator[bytes]:
         for delay, chunk in self._events:
-            if delay:
-                time.sleep(delay)
+            _wait(self._request, delay)
             yield chunk
 
     def close(self) -> None:
@@ -41,12 +73,13 @@ class _SyncEvents(httpx2.SyncByteStream):
 
 
 class _AsyncEvents(httpx2.AsyncByteStream):
-    def __init__(self, events: Iterator[tuple[float, bytes]]) -> None:
+    def __init__(self, events: Iterator[tuple[float, bytes]], request: httpx2.Request) -> None:
         self._events = events
+        self._request = request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         for delay, chunk in self._events:
-            await asyncio.sleep(delay)
+            await _await(self._request, delay)
             yield chunk
 
     async def aclose(self) -> None:
@@ -74,12 +107,11 @@ class SimTransport(httpx2.BaseTransport):
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         reply = _call(self.core, request, request.read())
-        if reply.delay:
-            time.sleep(reply.delay)
+        _wait(request, reply.delay)
         if reply.drop:
             raise _dropped(request)
         if reply.events is not None:
-            return httpx2.Response(reply.status, headers=reply.headers, stream=_SyncEvents(reply.events),
+            return httpx2.Response(reply.status, headers=reply.headers, stream=_SyncEvents(reply.events, request),
                                    request=request)
         return httpx2.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
 
@@ -93,11 +125,11 @@ class AsyncSimTransport(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         reply = _call(self.core, request, await request.aread())
         if reply.delay:
-            await asyncio.sleep(reply.delay)
+            await _await(request, reply.delay)
         if reply.drop:
             raise _dropped(request)
         if reply.events is not None:
-            return httpx2.Response(reply.status, headers=reply.headers, stream=_AsyncEvents(reply.events),
+            return httpx2.Response(reply.status, headers=reply.headers, stream=_AsyncEvents(reply.events, request),
                                    request=request)
         return httpx2.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
 
