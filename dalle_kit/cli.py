@@ -1,4 +1,4 @@
-"""The ``dalle-kit`` command: ``models``, ``generate`` and ``serve``. Heavy modules load only when used.
+"""The ``dalle-kit`` command: ``models``, ``generate``, ``repair`` and ``serve``. Heavy modules load only when used.
 
 Every error is one line saying what went wrong and how to fix it (plus the note dalle_kit adds to API
 errors), never a traceback unless ``--debug`` asks for one. Exit codes: 0 done, 1 unexpected, 2 bad input
@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--format", dest="output_format", help="png, webp or jpeg")
     gen.add_argument("--background", help="transparent, opaque or auto")
     gen.add_argument("--offline", action="store_true", help="use the offline simulator even with a key")
+    sub.add_parser("repair", parents=[common], help="bring the image store's files and index into agreement "
+                   "(after a crash; opening the store does it when it sees one)")
     # serve has its own parser, loaded only when used; it reads everything after the word, --help included
     sub.add_parser("serve", help="run the offline simulator as a loopback server (see: dalle-kit serve --help)",
                    add_help=False)
@@ -103,6 +105,13 @@ def main(argv: list[str] | None = None) -> int:
             return serve_main([a for a in rest if a != "--debug"])
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        if args.command == "repair":
+            from .store import Store
+
+            store = Store()
+            report = store.last_repair if store.last_repair is not None else store.repair()
+            print(f"{store.home}: {report}")
+            return 0
         if args.command == "models":
             from .catalog import models
 

@@ -1,21 +1,25 @@
 """Turn what the SDK returns (responses and stream events) into stored ``ImageResult``s.
 
 One path for every image: decode the Base64 (or fetch the legacy URL), write the bytes to the store, then
-hand back a result that points at the stored file. Nothing is shown before it is on disk.
+hand back a result that points at the stored file. Nothing is shown before it is on disk, unless the store
+cannot take it (disk full, no permission): then the paid-for images still come back, in memory only
+(``stored_at`` None), with one warning saying where and why, and the others are still stored.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import errno
 import io
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
 
 from PIL import Image
 
-from .errors import ResponseError
+from .errors import ResponseError, warn
 from .registry import parse_size
 from .request import Request
 from .results import ImageResult, ImageSet
@@ -50,6 +54,7 @@ class Collector:
     first_preview: float | None = None
     count: int = 0
     request_id: str | None = None  # for streams, from the response headers
+    unstored: list[BaseException] = dataclasses.field(default_factory=list)  # one error per image not stored
 
     def _result(self, data: bytes, *, kind: str = "image", partial: int | None = None, **fields: Any) -> ImageResult:
         fmt, width, height = _sniff(data, fields.pop("size_hint", None))
@@ -59,8 +64,29 @@ class Collector:
             timings["first_preview"] = round(self.first_preview, 4)
         result = ImageResult(data=data, format=fmt, width=width, height=height, request=self.request,
                              timings=timings, backend=self.backend, partial=partial, **fields)
-        stored = self.store.put(data, fmt, result.info(), kind=kind)
+        try:
+            stored = self.store.put(data, fmt, result.info(), kind=kind)
+        except (OSError, sqlite3.Error) as exc:
+            self.unstored.append(exc)
+            return result  # in memory only: the bytes are paid for, never dropped
         return dataclasses.replace(result, stored_at=stored)
+
+    def _warn_unstored(self, total: int | None = None) -> None:
+        """One warning for the images the store could not take: where, why, and how to keep them."""
+        exc = self.unstored[0]
+        code = errno.errorcode.get(exc.errno or 0) if isinstance(exc, OSError) else None
+        why = f"{exc.strerror} [{code}]" if isinstance(exc, OSError) and exc.strerror and code else \
+            f"{type(exc).__name__}: {exc}"
+        where = f"could not be written to the store at {self.store.images} ({why})"
+        if total is None:
+            warn(f"a streamed image {where}; it, and any later one of this stream that fails too, is returned in "
+                 "memory only (stored_at is None): keep it with result.save(path)")
+        elif total == 1:
+            warn(f"the image {where}; it is returned in memory only (stored_at is None): keep it with "
+                 "result.save(path)")
+        else:
+            warn(f"{len(self.unstored)} of {total} images {where}; they are returned in memory only (stored_at is "
+                 "None): keep each with result.save(path), or the set with images.save(folder)")
 
     def from_response(self, response: Any) -> ImageResult | ImageSet:
         """Every image of an ``ImagesResponse`` (an ``ImageSet`` when there are several)."""
@@ -73,6 +99,8 @@ class Collector:
                                         request_id=request_id, created=response.created, size_hint=response.size))
         if not results:
             raise ResponseError("the API answered without images (an empty data list); nothing was stored")
+        if self.unstored:
+            self._warn_unstored(len(results))
         return results[0] if len(results) == 1 else ImageSet(results)
 
     def start_stream(self, stream: Any) -> Any:
@@ -85,10 +113,14 @@ class Collector:
         """A streamed preview (``*.partial_image``) or a final image (``*.completed``)."""
         data = base64.b64decode(event.b64_json)
         common = {"created": event.created_at, "size_hint": event.size, "request_id": self.request_id}
+        failed = len(self.unstored)
         if event.type.endswith("partial_image"):
             if self.first_preview is None:
                 self.first_preview = time.perf_counter() - self.started
-            return self._result(data, kind="partial", partial=event.partial_image_index, index=self.count, **common)
-        result = self._result(data, index=self.count, usage=_dump(event.usage), **common)
-        self.count += 1
+            result = self._result(data, kind="partial", partial=event.partial_image_index, index=self.count, **common)
+        else:
+            result = self._result(data, index=self.count, usage=_dump(event.usage), **common)
+            self.count += 1
+        if failed == 0 and self.unstored:  # the stream's first failure (a stream does not know its total)
+            self._warn_unstored()
         return result

@@ -109,3 +109,12 @@ def test_non_utf8_argv_is_one_line(tmp_path):
     out = subprocess.run([sys.executable, "-m", "dalle_kit", "generate", b"a \xff cat", "-o", str(tmp_path)],
                          capture_output=True, text=True, env={**os.environ, "DALLE_KIT_HOME": str(tmp_path)})
     assert out.returncode == 2 and "Traceback" not in out.stderr and "not valid Unicode" in out.stderr
+
+
+def test_repair_reports_what_it_did(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DALLE_KIT_HOME", str(tmp_path))
+    assert main(["repair"]) == 0 and "nothing to repair" in capsys.readouterr().out
+    orphan = tmp_path / "images" / "ab" / ("ab" + "0" * 62 + ".png")
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"\x89PNG not really")
+    assert main(["repair"]) == 0 and "indexed 1 image file(s)" in capsys.readouterr().out
