@@ -118,3 +118,11 @@ def test_repair_reports_what_it_did(tmp_path, capsys, monkeypatch):
     orphan.parent.mkdir(parents=True)
     orphan.write_bytes(b"\x89PNG not really")
     assert main(["repair"]) == 0 and "indexed 1 image file(s)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("port", ["99999", "-5", "eighty"])
+def test_serve_refuses_an_impossible_port_in_one_line(port, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--port", port])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "0 to 65535" in err and "Traceback" not in err

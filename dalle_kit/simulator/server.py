@@ -70,6 +70,16 @@ def make_server(core: Core, host: str = "127.0.0.1", port: int = 8000, *, quiet:
     return server
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a whole number from 0 to 65535 (0 picks a free one), got {text!r}")
+    return port
+
+
 def _latency(text: str) -> float | tuple[float, float]:
     lo, sep, hi = text.partition(":")
     try:
@@ -113,7 +123,7 @@ def build_parser(prog: str = "dalle-kit serve") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Serve the offline OpenAI Images API simulator over HTTP. "
                                 "Point any OpenAI client at http://HOST:PORT/v1 with any API key.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others are warned about)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0 picks a free one)")
     p.add_argument("--latency", type=_latency, default=0.0, metavar="S",
                    help="seconds before each image answer, or a uniform range LOW:HIGH")
     p.add_argument("--rate-limit", type=int, default=None, metavar="IPM", help="images per minute before 429")
