@@ -1,34 +1,62 @@
-"""Input images: turn paths, PIL images, bytes and file objects into ``Upload``s, and check them.
+"""Input images as ``Upload``s, and the checks on them before a request is sent.
 
 Every upload gets a filename and the MIME type of what the bytes really are: the SDK sends bare bytes as
-``application/octet-stream``, which the API rejects (``unsupported_file_mimetype``).
+``application/octet-stream``, which the API rejects (``unsupported_file_mimetype``). Bytes, paths, file objects
+and ``ImageResult``s are sent exactly as given (a CMYK JPEG or a 16-bit PNG too: the API takes those formats),
+after a full decode that finds damage; a PIL image is sent as a PNG. What cannot be read, is too big or has no
+fixed scale is refused by ``dalle_kit.image_io``, which says how.
 
 Sizes are those of the picture upright: the API (and the simulator) apply a photo's EXIF orientation before
 comparing a mask or markup with it, so a phone photo stored 4032x3024 with Orientation 6 needs a 3024x4032
 mask. Orientations 5-8 swap width and height, 1-4 do not. A PIL image is sent upright (PNG keeps no EXIF).
+
+An animated PNG, WebP or GIF is refused by ``check_images``/``check_mask``/``check_markup`` (rules that
+``lenient=True`` skips): the API edits one picture, and which frame it would take is not documented.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from .errors import InvalidRequest
+from .image_io import (
+    MAX_PIXELS,
+    MAX_READ_BYTES,
+    MAX_SIDE,
+    PIL_CONVERSIONS,
+    SWAPS_SIDES,
+    TRANSPOSE,
+    check_pixels,
+    decode,
+    encode_png,
+    exif_orientation,
+    frames,
+    open_image,
+    source,
+)
 from .registry import ModelSpec
 from .request import Upload
 
 __all__ = [
+    "MAX_PIXELS",
+    "MAX_READ_BYTES",
+    "MAX_SIDE",
+    "PIL_CONVERSIONS",
     "SWAPS_SIDES",
     "TRANSPOSE",
     "check_images",
     "check_markup",
     "check_mask",
+    "check_pixels",
     "exif_orientation",
     "has_alpha",
+    "open_image",
     "oriented_size",
     "same_aspect",
     "to_upload",
@@ -37,24 +65,9 @@ __all__ = [
 
 _MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif", "MPO": "image/jpeg"}
 _EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
+_DECODED = ("PNG", "JPEG", "MPO", "WEBP", "GIF")  # formats a request may carry: decoded in full to find damage
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 MB = 1024 * 1024
-SWAPS_SIDES = frozenset({5, 6, 7, 8})  # EXIF orientations that turn the picture a quarter turn
-TRANSPOSE = {  # what PIL.ImageOps.exif_transpose does for each orientation
-    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90}
-# Where a PNG can carry an orientation Pillow reads (eXIf chunk, ImageMagick text, XMP); others skip the decode
-# that finding an eXIf chunk after the pixel data costs.
-_PNG_EXIF_MARKERS = (b"eXIf", b"Raw profile type exif", b"XML:com.adobe.xmp")
-
-
-def exif_orientation(img: Image.Image) -> int:
-    """The EXIF orientation ``PIL.ImageOps.exif_transpose`` applies to ``img`` (1-8); 1 if none or unreadable."""
-    try:
-        value = img.getexif().get(ExifTags.Base.Orientation, 1)
-    except Exception:
-        return 1
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def oriented_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
@@ -67,58 +80,38 @@ def same_aspect(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return abs(a[0] * b[1] - a[1] * b[0]) <= 0.01 * max(a[0] * b[1], a[1] * b[0])
 
 
-def _read(obj: Any, param: str) -> tuple[bytes, str | None]:
-    """Bytes and a filename hint from a path, bytes, file object, PIL image or (name, bytes) tuple."""
-    if isinstance(obj, Image.Image):
-        if exif_orientation(obj) != 1:  # the PNG would drop the tag: send the picture as it is meant to be seen
-            obj = ImageOps.exif_transpose(obj)
-        buffer = io.BytesIO()
-        obj.save(buffer, format="PNG")
-        return buffer.getvalue(), None
-    if isinstance(obj, (bytes, bytearray, memoryview)):
-        return bytes(obj), None
-    if isinstance(obj, (str, os.PathLike)):
-        path = os.fspath(obj)
-        if not os.path.isfile(path):
-            raise InvalidRequest(f"{param}: no file at {path!r}; pass a path to a PNG, JPEG or WebP file",
-                                 param=param, value=path, allowed="an existing image file")
-        with open(path, "rb") as handle:
-            return handle.read(), os.path.basename(path)
-    if isinstance(obj, tuple) and len(obj) >= 2:
-        data, _ = _read(obj[1], param)
-        return data, str(obj[0])
-    if hasattr(obj, "read"):
-        position = obj.tell() if hasattr(obj, "seek") else None
-        data = obj.read()
-        if position is not None:
-            obj.seek(position)
-        name = os.path.basename(getattr(obj, "name", "") or "") or None
-        return (data.encode() if isinstance(data, str) else bytes(data)), name
-    raise InvalidRequest(
-        f"{param}: cannot read a {type(obj).__name__}; pass a path, a PIL image, bytes or a binary file object",
-        param=param, value=type(obj).__name__, allowed="path, PIL.Image, bytes, BytesIO")
+def _mode(mode: str, alpha: bool) -> str:
+    return mode + ("+alpha" if alpha and mode not in _ALPHA_MODES else "")
+
+
+def _safe_stem(name: str | None) -> str:
+    """A filename stem fit for a multipart header: quotes, control characters (NUL, newlines) and lone surrogates
+    replaced, at most 100 characters (the name is only a label; a long one overflows the part's header)."""
+    stem = os.path.splitext(name)[0] if name else ""
+    return "".join(c if c.isprintable() and c != '"' else "_" for c in stem[:100])
 
 
 def to_upload(obj: Any, param: str = "image") -> Upload:
-    """An ``Upload`` of ``obj``, or ``InvalidRequest`` when it is not an image Pillow can read."""
-    data, name = _read(obj, param)
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt, size, mode = img.format or "", img.size, img.mode
-            alpha = mode in ("RGBA", "LA", "PA") or "transparency" in img.info
-            tagged = fmt != "PNG" or any(marker in data for marker in _PNG_EXIF_MARKERS)
-            orientation = exif_orientation(img) if tagged else 1
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InvalidRequest(f"{param}: the bytes are not an image Pillow can read ({exc}); "
-                             "pass a PNG, JPEG or WebP file", param=param, value=f"{len(data)} bytes",
-                             allowed=("png", "jpeg", "webp")) from None
+    """An ``Upload`` of ``obj``, or ``InvalidRequest`` when it is not an image that can be sent (see image_io)."""
+    src = source(obj, param)
+    stem = param.replace("[", "-").rstrip("]")
+    if isinstance(src, Image.Image):
+        data, img = encode_png(src, param)
+        alpha = img.mode in _ALPHA_MODES or "transparency" in img.info
+        return Upload(name=f"{stem}.png", mimetype="image/png", data=data, width=img.width, height=img.height,
+                      mode=_mode(img.mode, alpha))
+    data, name = src
+    img = decode(data, param, load=False)  # other formats are refused by their MIME type, or sent as they are
+    fmt = img.format or ""
+    if fmt in _DECODED:
+        img = decode(data, param)
+    alpha = img.mode in _ALPHA_MODES or "transparency" in img.info
+    orientation = exif_orientation(img)
     mimetype = _MIME.get(fmt, f"image/{fmt.lower()}")
-    stem = os.path.splitext(name)[0] if name else param.replace("[", "-").rstrip("]")
-    filename = f"{stem}.{_EXT.get(mimetype, fmt.lower())}"
-    width, height = oriented_size(size, orientation)
-    return Upload(name=filename, mimetype=mimetype, data=data, width=width, height=height,
-                  mode=mode + ("+alpha" if alpha and mode not in ("RGBA", "LA", "PA") else ""),
-                  orientation=orientation)
+    width, height = oriented_size(img.size, orientation)
+    return Upload(name=f"{_safe_stem(name) or stem}.{_EXT.get(mimetype, fmt.lower())}", mimetype=mimetype, data=data,
+                  width=width, height=height, mode=_mode(img.mode, alpha), orientation=orientation,
+                  frames=frames(img, param))
 
 
 def to_uploads(obj: Any, param: str = "image") -> tuple[Upload, ...]:
@@ -134,13 +127,26 @@ def to_uploads(obj: Any, param: str = "image") -> tuple[Upload, ...]:
 
 
 def has_alpha(upload: Upload) -> bool:
-    return upload.mode in ("RGBA", "LA", "PA") or upload.mode.endswith("+alpha")
+    return upload.mode in _ALPHA_MODES or upload.mode.endswith("+alpha")
 
 
 def _alpha_zero_count(upload: Upload) -> int:
-    with Image.open(io.BytesIO(upload.data)) as img:
-        alpha = img.convert("RGBA").getchannel("A")
+    """Fully transparent pixels (the data decoded without damage once already)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Image.open(io.BytesIO(upload.data)) as img:
+            alpha = img.convert("RGBA").getchannel("A")
     return alpha.histogram()[0]
+
+
+def _still(upload: Upload, param: str) -> None:
+    """Refuse an animation: the API edits one picture (which frame it would take is not documented)."""
+    if upload.frames > 1:
+        kind = {"image/png": "PNG (APNG)", "image/webp": "WebP", "image/gif": "GIF"}.get(upload.mimetype, "image")
+        raise InvalidRequest(
+            f"{param}: an animated {kind} of {upload.frames} frames; the API edits one picture. Pick a frame and "
+            "pass it: img = PIL.Image.open(path); img.seek(0); then pass img (or img.save('frame.png'))",
+            param=param, value=f"{upload.frames} frames", allowed="a still image", rule=f"{param.split('[')[0]}.still")
 
 
 def check_images(images: Sequence[Upload], spec: ModelSpec, endpoint: str) -> None:
@@ -156,6 +162,7 @@ def check_images(images: Sequence[Upload], spec: ModelSpec, endpoint: str) -> No
                 f"{param}: {upload.mimetype} is not accepted; {spec.id} takes {', '.join(spec.input_mimetypes)}. "
                 "Convert it, e.g. PIL.Image.open(path).save('input.png')",
                 param=param, value=upload.mimetype, allowed=spec.input_mimetypes)
+        _still(upload, param)
         if len(upload.data) > spec.max_input_bytes:
             raise InvalidRequest(
                 f"{param}: {len(upload.data) / MB:.1f} MB is over the {spec.max_input_bytes // MB} MB limit; "
@@ -196,6 +203,7 @@ def check_mask(mask: Upload, first: Upload, spec: ModelSpec) -> None:
     if mask.mimetype != "image/png":
         raise InvalidRequest(f"mask: must be a PNG, got {mask.mimetype}; {fix}", param="mask",
                              value=mask.mimetype, allowed=("image/png",))
+    _still(mask, "mask")
     if len(mask.data) >= spec.mask_max_bytes:
         raise InvalidRequest(f"mask: {len(mask.data) / MB:.1f} MB; it must be under 4 MB. "
                              "dalle_kit.masks.prepare drops the colour data the API ignores",
@@ -221,6 +229,7 @@ def check_markup(markup: Upload, first: Upload) -> None:
     if markup.mimetype != "image/png" or not has_alpha(markup):
         raise InvalidRequest("markup: must be a transparent PNG (RGBA) drawn over the first image",
                              param="markup", value=f"{markup.mimetype} {markup.mode}", allowed="RGBA PNG")
+    _still(markup, "markup")
     if markup.size != first.size:
         raise InvalidRequest(_mismatch("markup", markup, first, "draw it over the image at its full size"),
                              param="markup", value=markup.size, allowed=first.size)

@@ -12,6 +12,8 @@ from typing import IO, Any, Literal, Protocol, TypedDict
 
 from PIL import Image
 
+from .results import ImageResult
+
 __all__ = ["Background", "Complexity", "EditOptions", "GenerateOptions", "ImageInput", "InputFidelity", "ManyImages",
            "ModelName", "Moderation", "OutputFormat", "PromptLike", "Quality", "ResponseFormat", "Style",
            "SvgSettings", "VaryOptions"]
@@ -40,8 +42,9 @@ class _Renders(Protocol):
 
 #: A prompt: a string, or a ``dalle_kit.Prompt`` (anything with ``render(model)``).
 PromptLike = str | _Renders
-#: An input image: a path, PIL image, bytes, a binary file object, or a ``(filename, bytes)`` pair.
-ImageInput = str | os.PathLike[str] | Image.Image | bytes | bytearray | memoryview | IO[bytes] | tuple[str, bytes]
+#: An input image: a path, PIL image, bytes, a binary file object, a ``(filename, bytes)`` pair or an earlier result.
+ImageInput = (str | os.PathLike[str] | Image.Image | bytes | bytearray | memoryview | IO[bytes] | tuple[str, bytes]
+              | ImageResult)
 
 
 class SvgSettings(TypedDict, total=False):

@@ -8,6 +8,10 @@ Shapes take the picture (or its ``(width, height)``), add to an optional ``base`
 ``erase=True``. Coordinates are image pixels with (0, 0) at the top-left corner of the top-left pixel (as on
 an HTML canvas); boxes are ``(left, top, right, bottom)`` with right and bottom excluded, as in ``Image.crop``.
 
+Pictures and masks may be given as ``Kit.edit`` takes them (path, bytes, file object, PIL image, ``ImageResult``)
+and are read upright, as the API reads them. Sizes are capped as input images are (89,478,485 pixels, 65,535 a
+side); a bad argument is an ``InvalidArgument`` that names it (see ``dalle_kit.mask_args``).
+
 >>> from dalle_kit import masks
 >>> m = masks.ellipse(photo, (300, 200, 700, 500))          # edit inside this ellipse
 >>> m = masks.brush(photo, [(90, 80), (140, 95)], 24, base=m)
@@ -17,19 +21,18 @@ an HTML canvas); boxes are ``(left, top, right, bottom)`` with right and bottom 
 
 from __future__ import annotations
 
-import io
-import itertools
-import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal, cast
 
 import numpy as np
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
-from scipy import ndimage
+from PIL import Image, ImageChops, ImageFilter, ImageOps
 
 from . import registry
 from .errors import InvalidArgument, InvalidRequest
+from .image_io import open_image, short, turned_upright
 from .inputs import SWAPS_SIDES, TRANSPOSE, check_images, check_mask, exif_orientation, same_aspect, to_upload
+from .mask_args import ImageLike, SizeLike, box_of, color_of, flag, image_of, number, points_of, size_of
+from .mask_geometry import Box, Point, ellipse_region, grown, polygon_region, rectangles, shrunk, stroke
 from .registry import ModelSpec
 
 __all__ = [
@@ -54,272 +57,226 @@ __all__ = [
     "shrink",
 ]
 
-SizeLike = tuple[int, int] | Image.Image
-Point = tuple[float, float]
-Box = tuple[float, float, float, float]
 TINT = (255, 40, 120)
+_EDITED = [255] + [0] * 255  # a point() table: 255 where alpha is 0
 
 
 # -- building blocks ------------------------------------------------------------------------------------
 
 
-def _size(size: SizeLike) -> tuple[int, int]:
-    width, height = size.size if isinstance(size, Image.Image) else size
-    if int(width) < 1 or int(height) < 1:
-        raise InvalidArgument(f"a mask needs a positive size, got {width}x{height}")
-    return int(width), int(height)
+def _alpha(mask: Any, param: str = "mask") -> Image.Image:
+    """The alpha channel ("L") of a mask given in any form; a mask without one is refused (see ``from_bw``)."""
+    img = image_of(mask, param)
+    if img.mode == "RGBA":
+        return img.getchannel("A")
+    if img.mode in ("LA", "PA") or "transparency" in img.info:
+        return img.convert("RGBA").getchannel("A")
+    raise InvalidArgument(
+        f"{param}: has no alpha channel (mode {img.mode}); the API edits where alpha is 0 and does not read "
+        "black and white. Convert it with dalle_kit.masks.from_bw(img, edit='white') (or edit='black')")
 
 
-def _lowest(channel: Image.Image) -> int:
-    """The smallest value of a one-band image."""
-    low, _high = cast(tuple[int, int], channel.getextrema())
-    return low
-
-
-def _alpha(mask: Image.Image) -> Image.Image:
-    """The alpha channel of ``mask`` ("L"); a mask without one is refused (see ``from_bw``)."""
-    if mask.mode == "RGBA":
-        return mask.getchannel("A")
-    if mask.mode in ("LA", "PA") or (mask.mode == "P" and "transparency" in mask.info):
-        return mask.convert("RGBA").getchannel("A")
-    raise InvalidRequest(
-        f"mask: has no alpha channel (mode {mask.mode}); the API edits where alpha is 0 and does not read "
-        "black and white. Convert it with dalle_kit.masks.from_bw(img, edit='white') (or edit='black')",
-        param="mask", value=mask.mode, allowed="RGBA or LA")
-
-
-def from_area(area: Image.Image) -> Image.Image:
+def from_area(area: ImageLike) -> Image.Image:
     """The mask of an "edit area" image ("L" or "1": 255 = edit, 0 = keep, in between = partly kept)."""
-    alpha = ImageOps.invert(area.convert("L"))
-    mask = Image.new("RGBA", area.size, (0, 0, 0, 255))
-    mask.putalpha(alpha)
+    img = image_of(area, "area")
+    mask = Image.new("RGBA", img.size, (0, 0, 0, 255))
+    mask.putalpha(ImageOps.invert(img.convert("L")))
     return mask
 
 
-def edit_area(mask: Image.Image) -> Image.Image:
+def edit_area(mask: ImageLike) -> Image.Image:
     """The pixels the API edits (alpha exactly 0) as an "L" image: 255 there, 0 elsewhere."""
-    return _alpha(mask).point(lambda a: 255 if a == 0 else 0)
+    return _alpha(mask).point(_EDITED)
 
 
 def blank(size: SizeLike) -> Image.Image:
     """A mask that keeps everything (opaque); draw on it with the shape functions."""
-    return Image.new("RGBA", _size(size), (0, 0, 0, 255))
+    return Image.new("RGBA", size_of(size), (0, 0, 0, 255))
 
 
-def _apply(size: SizeLike, base: Image.Image | None, erase: bool, region: Image.Image) -> Image.Image:
+def _apply(size: tuple[int, int], base: ImageLike | None, erase: bool, region: Image.Image) -> Image.Image:
     """``base`` (or a blank mask) with ``region`` ("L", 255 = in the shape) added to the edit area, or erased."""
-    size = _size(size)
-    if base is not None and base.size != size:
-        raise InvalidArgument(f"base mask is {base.size[0]}x{base.size[1]}, the shape is for {size[0]}x{size[1]}")
-    alpha = _alpha(base) if base is not None else Image.new("L", size, 255)
+    alpha = _alpha(base, "base") if base is not None else Image.new("L", size, 255)
+    if alpha.size != size:
+        raise InvalidArgument(f"base: the base mask is {alpha.width}x{alpha.height}, the shape is for "
+                              f"{size[0]}x{size[1]}; draw on a mask of the picture's size")
     alpha = ImageChops.lighter(alpha, region) if erase else ImageChops.darker(alpha, ImageOps.invert(region))
     return from_area(ImageOps.invert(alpha))
-
-
-def _drawn(size: SizeLike, paint: Callable[[ImageDraw.ImageDraw], None]) -> Image.Image:
-    region = Image.new("L", _size(size), 0)
-    paint(ImageDraw.Draw(region))
-    return region
-
-
-def _px(value: float) -> int:
-    """A box edge rounded to the nearest pixel boundary (halves round up, as JavaScript's Math.round)."""
-    return math.floor(value + 0.5)
-
-
-def _window(size: tuple[int, int], x0: float, y0: float, x1: float, y1: float
-            ) -> tuple[slice, slice, np.ndarray, np.ndarray] | None:
-    """Rows, columns and pixel-centre coordinates (a row and a column) of the pixels in ``[x0, x1] x [y0, y1]``."""
-    c0, c1 = max(0, math.floor(x0)), min(size[0], math.ceil(x1) + 1)
-    r0, r1 = max(0, math.floor(y0)), min(size[1], math.ceil(y1) + 1)
-    if c0 >= c1 or r0 >= r1:
-        return None
-    ys, xs = np.ogrid[r0:r1, c0:c1]  # a column and a row: expressions broadcast to the window
-    return slice(r0, r1), slice(c0, c1), xs + 0.5, ys + 0.5
-
-
-def _stroke(size: tuple[int, int], pts: list[tuple[float, float]], r: float) -> Image.Image:
-    """Pixels whose centre lies within ``r`` of the polyline: a canvas stroke with round caps and joins.
-
-    Pillow rounds sub-pixel coordinates (a 5 px stroke drawn with ImageDraw.line matched this geometry at IoU
-    0.84), and the painter's strokes come from a browser canvas in fractional image pixels.
-    """
-    out = np.zeros((size[1], size[0]), dtype=bool)
-    segments = list(itertools.pairwise(pts)) or [(pts[0], pts[0])]
-    for (ax, ay), (bx, by) in segments:
-        win = _window(size, min(ax, bx) - r, min(ay, by) - r, max(ax, bx) + r, max(ay, by) + r)
-        if win is None:
-            continue
-        rows, cols, xs, ys = win
-        dx, dy = bx - ax, by - ay
-        length2 = dx * dx + dy * dy
-        t = np.clip(((xs - ax) * dx + (ys - ay) * dy) / length2, 0, 1) if length2 else 0.0
-        out[rows, cols] |= (xs - ax - t * dx) ** 2 + (ys - ay - t * dy) ** 2 <= r * r
-    return Image.fromarray(out.astype(np.uint8) * 255)
 
 
 # -- shapes -----------------------------------------------------------------------------------------------
 
 
-def rectangle(size: SizeLike, box: Box, *, base: Image.Image | None = None, erase: bool = False) -> Image.Image:
+def rectangle(size: SizeLike, box: Box, *, base: ImageLike | None = None, erase: bool = False) -> Image.Image:
     """Edit inside ``box`` (edges rounded to whole pixels)."""
-    x0, x1 = sorted((_px(box[0]), _px(box[2])))
-    y0, y1 = sorted((_px(box[1]), _px(box[3])))
-    region = Image.new("L", _size(size), 0)
-    if x1 > x0 and y1 > y0:
-        region.paste(255, (x0, y0, x1, y1))
-    return _apply(size, base, erase, region)
+    box, erase = box_of(box), flag(erase, "erase")
+    size = size_of(size)
+    return _apply(size, base, erase, rectangles(size, [box]))
 
 
-def ellipse(size: SizeLike, box: Box, *, base: Image.Image | None = None, erase: bool = False) -> Image.Image:
+def ellipse(size: SizeLike, box: Box, *, base: ImageLike | None = None, erase: bool = False) -> Image.Image:
     """Edit inside the ellipse inscribed in ``box`` (the pixels whose centre is inside it)."""
-    x0, x1 = sorted((box[0], box[2]))
-    y0, y1 = sorted((box[1], box[3]))
-    out = np.zeros(_size(size)[::-1], dtype=bool)
-    win = _window(_size(size), x0, y0, x1, y1)
-    if win is not None and x1 > x0 and y1 > y0:
-        rows, cols, xs, ys = win
-        cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
-        out[rows, cols] = ((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2 <= 1
-    return _apply(size, base, erase, Image.fromarray(out.astype(np.uint8) * 255))
+    box, erase = box_of(box), flag(erase, "erase")
+    size = size_of(size)
+    return _apply(size, base, erase, ellipse_region(size, box))
 
 
-def polygon(size: SizeLike, points: Sequence[Point], *, base: Image.Image | None = None,
+def polygon(size: SizeLike, points: Sequence[Point], *, base: ImageLike | None = None,
             erase: bool = False) -> Image.Image:
     """Edit inside the polygon through ``points`` (at least three)."""
-    if len(points) < 3:
-        raise InvalidArgument(f"a polygon needs at least 3 points, got {len(points)}")
-    centred = [(float(x) - 0.5, float(y) - 0.5) for x, y in points]  # Pillow's integers are pixel centres
-    return _apply(size, base, erase, _drawn(size, lambda draw: draw.polygon(centred, fill=255)))
+    pts, erase = points_of(points, least=3), flag(erase, "erase")
+    size = size_of(size)
+    return _apply(size, base, erase, polygon_region(size, pts))
 
 
-def brush(size: SizeLike, points: Sequence[Point], width: float, *, base: Image.Image | None = None,
+def brush(size: SizeLike, points: Sequence[Point], width: float, *, base: ImageLike | None = None,
           erase: bool = False) -> Image.Image:
     """A brush stroke through ``points``, ``width`` pixels wide, with round ends and joins.
 
     One point is a dot. ``erase=True`` is the eraser: the stroke is taken out of the edit area.
     """
-    if width <= 0:
-        raise InvalidArgument(f"brush width must be positive, got {width}")
-    pts = [(float(x), float(y)) for x, y in points]
-    if not pts:
-        raise InvalidArgument("a stroke needs at least one point")
-    return _apply(size, base, erase, _stroke(_size(size), pts, width / 2))
+    width = number(width, "width", above=0, high=4e6)
+    pts, erase = points_of(points), flag(erase, "erase")
+    size = size_of(size)
+    return _apply(size, base, erase, stroke(size, pts, width / 2))
 
 
-def boxes(size: SizeLike, boxes: Iterable[Box], *, pad: float = 0, base: Image.Image | None = None
+def boxes(size: SizeLike, boxes: Iterable[Box], *, pad: float = 0, base: ImageLike | None = None
           ) -> Image.Image:
     """Edit inside bounding boxes (e.g. a detector's ``(left, top, right, bottom)``), each grown by ``pad``."""
-    mask = base
-    for x0, y0, x1, y1 in boxes:
-        mask = rectangle(size, (x0 - pad, y0 - pad, x1 + pad, y1 + pad), base=mask)
-    return mask if mask is not None else blank(size)
+    pad = number(pad, "pad", low=-1e6, high=1e6)
+    if isinstance(boxes, (str, bytes)) or not isinstance(boxes, Iterable):
+        raise InvalidArgument(f"boxes: must be a list of (left, top, right, bottom), got {type(boxes).__name__}")
+    found = [box_of(box, f"boxes[{i}]") for i, box in enumerate(boxes)]
+    size = size_of(size)
+    padded = [(x0 - pad, y0 - pad, x1 + pad, y1 + pad) for x0, y0, x1, y1 in found]
+    if not padded:
+        return blank(size) if base is None else _apply(size, base, False, Image.new("L", size, 0))
+    return _apply(size, base, False, rectangles(size, padded))
 
 
-def from_bw(img: Image.Image, *, edit: Literal["white", "black"], threshold: int = 128) -> Image.Image:
+def from_bw(img: ImageLike, *, edit: Literal["white", "black"], threshold: float = 128) -> Image.Image:
     """The mask of a black-and-white picture, saying which colour marks the area to edit.
 
     Many tutorials paint "white = regenerate"; the API reads only alpha. ``edit`` has no default on purpose:
-    ``from_bw(img, edit="white")`` edits where the picture is light (grey at least ``threshold``).
+    ``from_bw(img, edit="white")`` edits where the picture is light (grey at least ``threshold``, 0-256).
     """
-    if edit not in ("white", "black"):
-        raise InvalidArgument(f"edit must be 'white' or 'black', got {edit!r}")
-    light = img.convert("L").point(lambda v: 255 if v >= threshold else 0)
+    if not isinstance(edit, str) or edit not in ("white", "black"):
+        raise InvalidArgument(f"edit: must be 'white' or 'black', got {short(edit)}")
+    threshold = number(threshold, "threshold", low=0, high=256)
+    table = [255 if v >= threshold else 0 for v in range(256)]
+    light = image_of(img, "img").convert("L").point(table)
     return from_area(light if edit == "white" else ImageOps.invert(light))
 
 
 # -- operations --------------------------------------------------------------------------------------------
 
 
-def invert(mask: Image.Image) -> Image.Image:
+def invert(mask: ImageLike) -> Image.Image:
     """Edit what was kept and keep what was edited."""
     return from_area(_alpha(mask))
 
 
-def _distance(inside: np.ndarray) -> np.ndarray:
-    """For each True pixel, the Euclidean distance to the nearest False pixel (0 on False pixels)."""
-    return ndimage.distance_transform_edt(inside)
+def _edit_pixels(mask: ImageLike) -> np.ndarray | None:
+    """Where the API edits, as booleans; None when that is nothing or everything (grow and shrink keep it)."""
+    edit = np.asarray(edit_area(mask)) > 0
+    return None if not edit.any() or edit.all() else edit
 
 
-def grow(mask: Image.Image, pixels: float) -> Image.Image:
+def grow(mask: ImageLike, pixels: float) -> Image.Image:
     """The edit area widened by ``pixels`` in every direction (round corners; a hard edge: feather last)."""
+    pixels = number(pixels, "pixels")
     if pixels < 0:
         return shrink(mask, -pixels)
-    edit = np.asarray(edit_area(mask)) > 0
-    if not edit.any() or edit.all():
+    edit = _edit_pixels(mask)
+    if edit is None:
         return from_area(edit_area(mask))
-    return from_area(Image.fromarray(((_distance(~edit) <= pixels) * 255).astype(np.uint8)))
+    return from_area(grown(edit, pixels))
 
 
-def shrink(mask: Image.Image, pixels: float) -> Image.Image:
+def shrink(mask: ImageLike, pixels: float) -> Image.Image:
     """The edit area narrowed by ``pixels`` (the picture's own border does not count as kept)."""
+    pixels = number(pixels, "pixels")
     if pixels < 0:
         return grow(mask, -pixels)
-    edit = np.asarray(edit_area(mask)) > 0
-    if not edit.any() or edit.all():
+    edit = _edit_pixels(mask)
+    if edit is None:
         return from_area(edit_area(mask))
-    return from_area(Image.fromarray(((_distance(edit) > pixels) * 255).astype(np.uint8)))
+    return from_area(shrunk(edit, pixels))
 
 
-def feather(mask: Image.Image, radius: float) -> Image.Image:
+def feather(mask: ImageLike, radius: float) -> Image.Image:
     """A soft edge ``radius`` pixels wide around the edit area, which itself stays fully transparent.
 
     The API edits only alpha-0 pixels, so feathering does not widen the edit; it softens the seam of a
     preview and of ``composite`` (pasting an edit back onto the original).
     """
+    radius = number(radius, "radius", low=0)
     alpha = _alpha(mask)
-    if radius <= 0:
+    if radius == 0:
         return from_area(ImageOps.invert(alpha))
-    soft = alpha.filter(ImageFilter.GaussianBlur(radius))
+    soft = alpha.filter(ImageFilter.GaussianBlur(min(radius, max(alpha.size))))  # wider changes nothing
     return from_area(ImageOps.invert(ImageChops.darker(alpha, soft)))
 
 
-def coverage(mask: Image.Image) -> float:
+def coverage(mask: ImageLike) -> float:
     """The fraction of pixels the API would edit (alpha exactly 0)."""
     alpha = _alpha(mask)
     return alpha.histogram()[0] / (alpha.width * alpha.height)
 
 
-def overlay(image: Image.Image, mask: Image.Image, *, color: tuple[int, int, int] = TINT,
+def overlay(image: ImageLike, mask: ImageLike, *, color: tuple[int, int, int] | str = TINT,
             opacity: float = 0.5, outline: bool = True) -> Image.Image:
     """A preview: ``image`` with the area to be edited tinted with ``color`` (and outlined)."""
-    if image.size != mask.size:
-        raise InvalidArgument(f"mask is {mask.size[0]}x{mask.size[1]} but the image is "
-                              f"{image.size[0]}x{image.size[1]}; resize the mask or use masks.prepare")
-    area = ImageOps.invert(_alpha(mask))
-    tint = area.point(lambda a: round(a * opacity))
+    rgb, opacity = color_of(color), number(opacity, "opacity", low=0, high=1)
+    outline = flag(outline, "outline")
+    picture, alpha = image_of(image, "image"), _alpha(mask)
+    if picture.size != alpha.size:
+        raise InvalidArgument(f"mask: is {alpha.width}x{alpha.height} but the image is "
+                              f"{picture.width}x{picture.height}; resize the mask or use masks.prepare")
+    area = ImageOps.invert(alpha)
+    tint = area.point([round(a * opacity) for a in range(256)])
     if outline:
-        edge = edit_area(mask).filter(ImageFilter.FIND_EDGES).point(lambda v: 255 if v else 0)
+        edge = alpha.point(_EDITED).filter(ImageFilter.FIND_EDGES).point([0] + [255] * 255)
         tint = ImageChops.lighter(tint, edge)
-    return Image.composite(Image.new("RGB", image.size, color), image.convert("RGB"), tint)
+    return Image.composite(Image.new("RGB", picture.size, rgb), picture.convert("RGB"), tint)
 
 
-def composite(original: Image.Image, edited: Image.Image, mask: Image.Image) -> Image.Image:
+def _three(original: ImageLike, edited: ImageLike, mask: ImageLike) -> tuple[Image.Image, Image.Image, Image.Image]:
+    """The two pictures and the mask's alpha, refused unless all three have one size."""
+    before, after, alpha = image_of(original, "original"), image_of(edited, "edited"), _alpha(mask)
+    if not before.size == after.size == alpha.size:
+        raise InvalidArgument(f"edited: sizes differ: original {before.size}, edited {after.size}, mask "
+                              f"{alpha.size}; ask for the edit at the original's size")
+    return before, after, alpha
+
+
+def composite(original: ImageLike, edited: ImageLike, mask: ImageLike) -> Image.Image:
     """``edited`` where the mask edits, ``original`` where it keeps (blended on a feathered edge).
 
     GPT image models treat the mask as guidance and may touch other pixels; this guarantees they do not.
     """
-    if not original.size == edited.size == mask.size:
-        raise InvalidArgument(f"sizes differ: original {original.size}, edited {edited.size}, mask {mask.size}; "
-                         "ask for the edit at the original's size")
-    mode = "RGBA" if "A" in original.getbands() or "A" in edited.getbands() else "RGB"
-    return Image.composite(original.convert(mode), edited.convert(mode), _alpha(mask))
+    before, after, alpha = _three(original, edited, mask)
+    mode = "RGBA" if "A" in before.getbands() or "A" in after.getbands() else "RGB"
+    return Image.composite(before.convert(mode), after.convert(mode), alpha)
 
 
-def changed_outside(original: Image.Image, edited: Image.Image, mask: Image.Image) -> int:
+def changed_outside(original: ImageLike, edited: ImageLike, mask: ImageLike) -> int:
     """How many pixels the edit changed where the mask keeps the picture (alpha above 0); 0 is a clean edit."""
-    if not original.size == edited.size == mask.size:
-        raise InvalidArgument(f"sizes differ: original {original.size}, edited {edited.size}, mask {mask.size}")
-    before = np.asarray(original.convert("RGBA"), dtype=np.int16)
-    after = np.asarray(edited.convert("RGBA"), dtype=np.int16)
-    kept = np.asarray(_alpha(mask)) > 0
-    return int(((before != after).any(axis=-1) & kept).sum())
+    before, after, alpha = _three(original, edited, mask)
+    kept = np.asarray(alpha) > 0
+    changed = np.asarray(before.convert("RGBA")) != np.asarray(after.convert("RGBA"))
+    return int((changed.any(axis=-1) & kept).sum())
+
 
 
 # -- checks before sending ------------------------------------------------------------------------------
 
 
 def _spec(model: str) -> ModelSpec:
+    if not isinstance(model, str):
+        raise InvalidRequest(f"model={short(model)} must be a model id such as 'gpt-image-2.5-flare'",
+                             param="model", value=short(model), allowed=registry.model_ids())
     spec = registry.get(model)
     if spec is None:
         raise InvalidRequest(f"model={model!r} is not a known image model; see dalle_kit.models()",
@@ -334,7 +291,8 @@ def _spec(model: str) -> ModelSpec:
 def check(image: Any, mask: Any, model: str) -> None:
     """Raise ``InvalidRequest`` (with how to fix it) unless ``Kit.edit(image, ..., mask=mask)`` would pass.
 
-    ``image`` and ``mask`` may be anything ``Kit.edit`` takes: paths, PIL images, bytes, file objects.
+    ``image`` and ``mask`` may be anything ``Kit.edit`` takes: paths, PIL images, bytes, file objects,
+    ``ImageResult``s.
     """
     spec = _spec(model)
     first = to_upload(image, "image")
@@ -343,15 +301,18 @@ def check(image: Any, mask: Any, model: str) -> None:
 
 
 def _open(obj: Any, param: str) -> Image.Image:
-    if isinstance(obj, Image.Image):
-        return obj
-    with Image.open(io.BytesIO(to_upload(obj, param).data)) as img:
-        img.load()
-        return img.copy()
+    """A picture given in any form, as stored (EXIF orientation not applied), or ``InvalidRequest``."""
+    return open_image(obj, param, upright=False)
 
 
 def _has_alpha(img: Image.Image) -> bool:
     return img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+
+
+def _lowest(channel: Image.Image) -> int:
+    """The smallest value of a one-band image."""
+    low, _high = cast(tuple[int, int], channel.getextrema())
+    return low
 
 
 def prepare(image: Any, mask: Any, model: str, *, edit: Literal["white", "black"] | None = None
@@ -366,13 +327,15 @@ def prepare(image: Any, mask: Any, model: str, *, edit: Literal["white", "black"
     models or models without masks, a black-and-white mask without ``edit``, a mask of another shape, and
     anything ``check`` still refuses.
     """
+    if edit is not None and (not isinstance(edit, str) or edit not in ("white", "black")):
+        raise InvalidArgument(f"edit: must be 'white', 'black' or None, got {short(edit)}")
     spec = _spec(model)
     stored = _open(image, "image")
     turn = exif_orientation(stored)
-    img = ImageOps.exif_transpose(stored)  # upright; the tag is dropped from its EXIF and XMP
+    img = turned_upright(stored)  # the tag is dropped from its EXIF and XMP
     if img.mode not in ("RGB", "RGBA", "L", "LA"):
         img = img.convert("RGBA" if _has_alpha(img) else "RGB")
-    raw = ImageOps.exif_transpose(_open(mask, "mask"))  # a mask's own tag counts too, as for the API
+    raw = turned_upright(_open(mask, "mask"))  # a mask's own tag counts too, as for the API
     if not _has_alpha(raw) or (_lowest(_alpha(raw)) > 0 and edit is not None):
         if edit is None:
             raise InvalidRequest(

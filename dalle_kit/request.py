@@ -17,7 +17,7 @@ class Upload:
 
     ``width`` and ``height`` are the picture upright, after its EXIF ``orientation`` (1-8; 1 = as stored), as
     the API compares them: a phone photo stored 4032x3024 with Orientation 6 is 3024x4032. ``stored_size`` is
-    the pixel grid in the file.
+    the pixel grid in the file. ``frames`` is more than 1 for an animated PNG, WebP or GIF.
     """
 
     name: str
@@ -27,6 +27,7 @@ class Upload:
     height: int
     mode: str
     orientation: int = 1
+    frames: int = 1
 
     @property
     def digest(self) -> str:

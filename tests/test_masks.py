@@ -9,13 +9,17 @@ import datetime as dt
 import io
 import math
 import warnings
+from unittest import mock
 
 import numpy as np
 import pytest
 from golden.cases import CASES, SIZE, picture, reference, render
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
+from scipy import ndimage
 
-from dalle_kit import InvalidRequest, Kit, masks, validate
+from dalle_kit import ImageResult, InvalidArgument, InvalidRequest, Kit, Request, mask_geometry, masks, validate
 
 MODEL = "gpt-image-2.5-flare"
 
@@ -82,7 +86,7 @@ def test_shapes_add_to_a_base_and_the_eraser_removes():
     assert edited(both).sum() == 48 * 64 + 48 * 32
     cut = masks.rectangle(SIZE, (0, 0, 24, 64), base=base, erase=True)
     assert edited(cut).sum() == 24 * 64 and not edited(cut)[:, :24].any()
-    with pytest.raises(ValueError, match="base mask is"):
+    with pytest.raises(InvalidArgument, match="base mask is"):
         masks.rectangle((10, 10), (0, 0, 5, 5), base=base)
 
 
@@ -296,3 +300,114 @@ def test_input_fidelity_only_where_the_model_takes_it():
                            input_fidelity="high", today=dt.date(2026, 11, 23))
     assert request.params["input_fidelity"] == "high"
 
+
+
+# -- arguments: any form of picture, and clear refusals ----------------------------------------------------------
+
+
+def test_pictures_and_masks_in_any_form_kit_edit_takes(tmp_path):
+    photo = picture()
+    mask = CASES["ellipse"]()
+    (tmp_path / "photo.png").write_bytes(png(photo))
+    (tmp_path / "mask.png").write_bytes(png(mask))
+    result = ImageResult(data=png(photo), format="png", width=SIZE[0], height=SIZE[1],
+                         request=Request("edit", MODEL, {}))
+    for source in (photo, png(photo), io.BytesIO(png(photo)), tmp_path / "photo.png", str(tmp_path / "photo.png"),
+                   result):
+        assert masks.blank(source).size == SIZE
+        assert np.array_equal(np.asarray(masks.overlay(source, mask)), np.asarray(masks.overlay(photo, mask)))
+    for source in (mask, png(mask), io.BytesIO(png(mask)), tmp_path / "mask.png"):
+        assert masks.coverage(source) == masks.coverage(mask)
+        assert (edited(masks.grow(source, 2)) == edited(masks.grow(mask, 2))).all()
+        assert (edited(masks.rectangle(SIZE, (0, 0, 4, 4), base=source))[:4, :4]).all()
+    assert masks.changed_outside(png(photo), result, tmp_path / "mask.png") == 0
+
+
+def test_a_picture_with_an_exif_orientation_gives_its_upright_size():
+    photo = Image.open(io.BytesIO(png(Image.new("RGB", (60, 40)), "JPEG")))
+    photo.getexif()[0x0112] = 6
+    assert masks.blank(photo).size == (40, 60)  # the size the API compares the mask with
+
+
+BAD_ARGUMENTS = {  # name -> (call, words the message must contain)
+    "huge size": (lambda: masks.rectangle((100_000, 100_000), (0, 0, 9, 9)), ("size:", "89,478,485 pixels")),
+    "box of two": (lambda: masks.rectangle(SIZE, (1, 2)), ("box:", "4 numbers", "got 2")),
+    "box inf": (lambda: masks.ellipse(SIZE, math.inf), ("box:", "4 numbers")),
+    "box NaN": (lambda: masks.rectangle(SIZE, (0, 0, math.nan, 5)), ("box[2]:", "finite")),
+    "box far away": (lambda: masks.rectangle(SIZE, (0, 0, 1e12, 5)), ("box[2]:", "from -1e+06 to 1e+06")),
+    "negative size": (lambda: masks.blank((-5, 10)), ("size:", "no pixels")),
+    "fractional size": (lambda: masks.blank((10.5, 10)), ("size[0]:", "whole number")),
+    "size as text": (lambda: masks.blank("1024x1024"), ("size:", "pass a tuple")),
+    "size of a bool": (lambda: masks.blank((True, 10)), ("size[0]:", "whole number")),
+    "empty image": (lambda: masks.coverage(Image.new("RGBA", (0, 0))), ("mask:", "no pixels")),
+    "grow by text": (lambda: masks.grow(CASES["ellipse"](), "3"), ("pixels:", "pass 3, not '3'")),
+    "shrink by NaN": (lambda: masks.shrink(CASES["ellipse"](), math.nan), ("pixels:", "finite")),
+    "feather -1": (lambda: masks.feather(CASES["ellipse"](), -1), ("radius:", "at least 0")),
+    "flat points": (lambda: masks.polygon(SIZE, [1, 2, 3, 4, 5, 6]), ("points:", "list(zip(xs, ys))")),
+    "triples": (lambda: masks.brush(SIZE, [(1, 2, 3)], 5), ("points[0]:", "(x, y) pair")),
+    "two points": (lambda: masks.polygon(SIZE, [(1, 2), (3, 4)]), ("points:", "at least 3 points")),
+    "no points": (lambda: masks.brush(SIZE, [], 5), ("points:", "at least 1 point")),
+    "brush width 0": (lambda: masks.brush(SIZE, [(1, 1)], 0), ("width:", "more than 0")),
+    "erase text": (lambda: masks.rectangle(SIZE, (0, 0, 5, 5), erase="no"), ("erase:", "True or False")),
+    "base of another size": (lambda: masks.rectangle(SIZE, (0, 0, 5, 5), base=masks.blank((8, 8))),
+                             ("base:", "base mask is 8x8")),
+    "base without alpha": (lambda: masks.rectangle(SIZE, (0, 0, 5, 5), base=Image.new("L", SIZE)),
+                           ("base:", "no alpha channel", "from_bw")),
+    "mask of garbage": (lambda: masks.invert(b"not a png"), ("mask:", "not an image")),
+    "boxes not a list": (lambda: masks.boxes(SIZE, 5), ("boxes:", "list of")),
+    "a bad box in boxes": (lambda: masks.boxes(SIZE, [(0, 0, 5, 5), (1, 2)]), ("boxes[1]:", "4 numbers")),
+    "threshold text": (lambda: masks.from_bw(picture(), edit="white", threshold="128"), ("threshold:",)),
+    "edit unknown": (lambda: masks.from_bw(picture(), edit="White"), ("edit:", "'white' or 'black'")),
+    "opacity 2": (lambda: masks.overlay(picture(), CASES["ellipse"](), opacity=2), ("opacity:", "from 0 to 1")),
+    "colour 300": (lambda: masks.overlay(picture(), CASES["ellipse"](), color=(300, 0, 0)), ("color:", "0 to 255")),
+    "colour name": (lambda: masks.overlay(picture(), CASES["ellipse"](), color="nope"), ("color:", "not a colour")),
+    "mode F picture": (lambda: masks.from_bw(Image.new("F", SIZE), edit="white"), ("img:", "no fixed scale")),
+    "sizes differ": (lambda: masks.composite(picture(), picture((8, 8)), CASES["ellipse"]()), ("edited:", "differ")),
+    "prepare edit": (lambda: masks.prepare(IMAGE, GOOD, MODEL, edit="yes"), ("edit:", "'white', 'black' or None")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_ARGUMENTS))
+def test_bad_arguments_are_refused_with_a_message_that_names_them(name):
+    call, words = BAD_ARGUMENTS[name]
+    with pytest.raises(InvalidArgument) as info:
+        call()
+    assert all(w in str(info.value) for w in words), str(info.value)
+
+
+def test_check_and_prepare_refuse_odd_models_as_requests():
+    for model in (None, 3, ["gpt-image-2"]):
+        with pytest.raises(InvalidRequest, match="must be a model id") as info:
+            masks.check(IMAGE, GOOD, model)
+        assert info.value.param == "model"
+
+
+def test_huge_finite_values_are_handled_without_numpy_warnings():
+    assert masks.coverage(masks.ellipse(SIZE, (1, 1, 1 + 1e-300, 30))) == 0  # a box thinner than any pixel
+    assert masks.coverage(masks.brush(SIZE, [(5, 5), (5 + 1e-200, 5)], 4)) > 0  # a segment of no length: a dot
+    assert masks.coverage(masks.grow(masks.rectangle(SIZE, (0, 0, 1, 1)), 1e300)) == 1
+    assert masks.coverage(masks.feather(CASES["ellipse"](), 1e300)) == masks.coverage(CASES["ellipse"]())
+    assert masks.coverage(masks.rectangle(SIZE, (-1e6, -1e6, 1e6, 1e6))) == 1
+
+
+@given(st.integers(0, 2**32 - 1), st.floats(0, 12), st.integers(1, 40), st.integers(1, 40))
+def test_grow_and_shrink_measure_only_a_window_and_a_band_at_a_time_exactly(seed, pixels, width, height):
+    rng = np.random.default_rng(seed)
+    edit = rng.random((height, width)) < rng.uniform(0.01, 0.3)
+    edit[rng.integers(height), rng.integers(width)] = True
+    mask = masks.from_area(Image.fromarray(edit.astype(np.uint8) * 255))
+    with mock.patch.object(mask_geometry, "BAND", 17):  # several bands even on a tiny picture
+        grown, shrunk = edited(masks.grow(mask, pixels)), edited(masks.shrink(mask, pixels))
+    if edit.all():
+        return
+    assert (grown == (ndimage.distance_transform_edt(~edit) <= pixels)).all()
+    assert (shrunk == (ndimage.distance_transform_edt(edit) > pixels)).all()
+
+
+@given(st.lists(st.tuples(st.floats(-20, 120), st.floats(-20, 80)), min_size=1, max_size=4), st.floats(0.5, 40))
+def test_ellipse_and_brush_are_the_same_in_bands(points, width):
+    box = (points[0][0], points[0][1], points[0][0] + width * 2, points[0][1] + width)
+    whole = (edited(masks.ellipse(SIZE, box)), edited(masks.brush(SIZE, points, width)))
+    with mock.patch.object(mask_geometry, "BAND", 23):
+        banded = (edited(masks.ellipse(SIZE, box)), edited(masks.brush(SIZE, points, width)))
+    assert all((a == b).all() for a, b in zip(whole, banded))

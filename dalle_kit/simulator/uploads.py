@@ -25,6 +25,7 @@ __all__ = ["InputImage", "read_images", "read_markup", "read_mask"]
 
 _FORMAT_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "MPO": "image/jpeg"}
 _MB = 1024 * 1024
+_MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb threshold; the API's own limit is not published
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,12 @@ def _decode(upload: Upload, param: str, allowed: tuple[str, ...], max_bytes: int
                           "image_file_too_large")
     try:
         img = Image.open(io.BytesIO(upload.data))
+        if img.width * img.height > _MAX_PIXELS:  # refused from the header, before decoding (and Pillow's warning)
+            raise _file_error(param, f"Invalid image file: {img.width}x{img.height} is more than "
+                              f"{_MAX_PIXELS:,} pixels; scale it down first.")
         img.load()
+    except ApiError:
+        raise
     except Exception:
         raise _file_error(param, f"Invalid image file or mode for image {ordinal}, please check your image file.") \
             from None
@@ -63,7 +69,10 @@ def _decode(upload: Upload, param: str, allowed: tuple[str, ...], max_bytes: int
         raise _file_error(param, f"Invalid image file or mode for image {ordinal}, please check your image file. "
                           f"(The file is {img.format or 'not an image'}, declared as {mime}.)")
     alpha_channel = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-    upright = ImageOps.exif_transpose(img).convert("RGBA")
+    try:
+        upright = ImageOps.exif_transpose(img).convert("RGBA")
+    except Exception:  # an EXIF block Pillow cannot read: no orientation to apply
+        upright = img.convert("RGBA")
     lo, _hi = cast(tuple[int, int], upright.getchannel("A").getextrema())
     return InputImage(upright, hashlib.sha256(upload.data).hexdigest(), mime, alpha_channel, lo < 255)
 

@@ -22,6 +22,7 @@ from PIL import Image, ImageColor, ImageOps
 
 from .. import masks
 from ..errors import InvalidArgument
+from ..image_io import turned_upright
 from ..masks import Box, Point
 from .base import EXPECTED_ERRORS, WidgetBase, reported
 
@@ -45,7 +46,7 @@ def _decode(url: str) -> Image.Image:
 def _picture(image: Any) -> Image.Image:
     """A path, bytes, file object, PIL image or ``ImageResult`` as an upright RGB(A) PIL image."""
     img = getattr(image, "pil", image)
-    img = ImageOps.exif_transpose(masks._open(img, "image"))
+    img = turned_upright(masks._open(img, "image"))
     return img if img.mode in ("RGB", "RGBA") else img.convert("RGBA" if "A" in img.getbands() else "RGB")
 
 
