@@ -146,3 +146,27 @@ def test_short_tokens_still_work_for_a_local_host(tmp_path):
     kit = Kit(api_key="any", base_url=CLOSED, home=tmp_path, quiet=True, max_retries=0)
     assert kit.backend == "127.0.0.1"
     assert Kit(api_key="a", simulator=Simulator(), home=tmp_path, quiet=True).offline
+
+
+def test_no_kind_of_failure_shows_the_key(tmp_path):
+    """429s, 500s, dropped connections and timeouts, each with a pasted key: nothing anywhere shows it."""
+    server = Served(tmp_path, "--fail", "429:0.3,500:0.3,drop:0.2", "--latency", "0:0.3", "--seed", "3")
+    said: list[str] = []
+    kinds: set[str] = set()
+    try:
+        with Kit(api_key=FAKE_KEY + "\r\n", base_url=server.url, home=tmp_path / "home", quiet=True,
+                 max_retries=0, timeout=0.2) as kit:
+            for i in range(24):
+                try:
+                    result = kit.generate(f"a cat {i}", quality="low")
+                    said += [repr(result), str(result.info())]
+                    kinds.add("ok")
+                except openai.APIError as exc:
+                    said.append(_everything_said(exc))
+                    kinds.add(type(exc).__name__)
+            said.append(repr(kit))
+    finally:
+        server.stop()
+    said += [server.log.read_text(), server.err.read_text(), _files_text(tmp_path)]
+    assert kinds == {"ok", "RateLimitError", "InternalServerError", "APIConnectionError", "APITimeoutError"}
+    assert sum(text.count(FAKE_KEY) + text.count(FAKE_KEY[8:]) for text in said) == 0
