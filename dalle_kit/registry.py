@@ -322,10 +322,12 @@ def model_ids() -> tuple[str, ...]:
 
 
 def get(model: str) -> ModelSpec | None:
-    """The spec for ``model`` (exact id), or None when dalle_kit does not know it."""
+    """The spec for ``model`` (exact id), or None when dalle_kit does not know it (or it is not a string)."""
+    if not isinstance(model, str):
+        return None
     return _effective.get(model) or _BY_ID.get(model)
 
 
 def builtin(model: str) -> ModelSpec | None:
     """The shipped spec for ``model``, ignoring any listing read from the API."""
-    return _BY_ID.get(model)
+    return _BY_ID.get(model) if isinstance(model, str) else None

@@ -88,7 +88,8 @@ def test_validate_answers_any_request_with_a_request_or_a_named_refusal(case):
     _tally(lambda: validate(endpoint, **params))
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=max(40, settings.default.max_examples // 3), deadline=None,  # each call draws a picture
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(requests(), st.booleans())
 def test_kit_calls_on_the_simulator_never_send_what_they_refuse(case, use_async):
     endpoint, params = case
@@ -128,7 +129,7 @@ def test_read_metadata_of_anything(source):
     _tally(lambda: read_metadata(source))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=max(20, settings.default.max_examples // 5), deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(["models", "generate", "serve", "--help", "-o", "--size", "--debug",
                                            "--current", "--quality", "-n"]), ODD_TEXT.filter(lambda s: "\x00" not in s)),
                 max_size=4))
