@@ -75,7 +75,13 @@ def _sdk_method(client: Any, endpoint: str) -> tuple[Callable[..., Any], frozens
     method = getattr(client.images, _SDK_METHOD[endpoint])
     inner = getattr(method, "__wrapped__", None)
     call = functools.partial(inner, client.images) if inner is not None else method
-    return call, frozenset(inspect.signature(inner or method).parameters)
+    return call, _keywords(inner or method.__func__)
+
+
+@functools.cache
+def _keywords(function: Callable[..., Any]) -> frozenset[str]:
+    """The keyword names an SDK method takes (read once per method, not per call)."""
+    return frozenset(inspect.signature(function).parameters)
 
 
 class Kit:

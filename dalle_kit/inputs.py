@@ -16,9 +16,7 @@ An animated PNG, WebP or GIF is refused by ``check_images``/``check_mask``/``che
 
 from __future__ import annotations
 
-import io
 import os
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -99,7 +97,7 @@ def to_upload(obj: Any, param: str = "image") -> Upload:
         data, img = encode_png(src, param)
         alpha = img.mode in _ALPHA_MODES or "transparency" in img.info
         return Upload(name=f"{stem}.png", mimetype="image/png", data=data, width=img.width, height=img.height,
-                      mode=_mode(img.mode, alpha))
+                      mode=_mode(img.mode, alpha), clear_pixels=_clear_pixels(img, alpha))
     data, name = src
     img = decode(data, param, load=False)  # other formats are refused by their MIME type, or sent as they are
     fmt = img.format or ""
@@ -111,7 +109,7 @@ def to_upload(obj: Any, param: str = "image") -> Upload:
     width, height = oriented_size(img.size, orientation)
     return Upload(name=f"{_safe_stem(name) or stem}.{_EXT.get(mimetype, fmt.lower())}", mimetype=mimetype, data=data,
                   width=width, height=height, mode=_mode(img.mode, alpha), orientation=orientation,
-                  frames=frames(img, param))
+                  frames=frames(img, param), clear_pixels=fmt in _DECODED and _clear_pixels(img, alpha))
 
 
 def to_uploads(obj: Any, param: str = "image") -> tuple[Upload, ...]:
@@ -130,13 +128,12 @@ def has_alpha(upload: Upload) -> bool:
     return upload.mode in _ALPHA_MODES or upload.mode.endswith("+alpha")
 
 
-def _alpha_zero_count(upload: Upload) -> int:
-    """Fully transparent pixels (the data decoded without damage once already)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with Image.open(io.BytesIO(upload.data)) as img:
-            alpha = img.convert("RGBA").getchannel("A")
-    return alpha.histogram()[0]
+def _clear_pixels(img: Image.Image, alpha: bool) -> bool:
+    """Whether some pixel of the decoded ``img`` is fully transparent (alpha 0)."""
+    if not alpha:
+        return False
+    channel = img.getchannel("A") if img.mode in ("RGBA", "LA", "PA") else img.convert("RGBA").getchannel("A")
+    return channel.histogram()[0] > 0
 
 
 def _still(upload: Upload, param: str) -> None:
@@ -219,7 +216,7 @@ def check_mask(mask: Upload, first: Upload, spec: ModelSpec) -> None:
             f"mask: has no alpha channel (mode {mask.mode}); the API edits where alpha is 0, it does not read "
             f"black and white. Convert it with dalle_kit.masks.from_bw(img, edit='white') or {fix}",
             param="mask", value=mask.mode, allowed="RGBA or LA PNG")
-    if _alpha_zero_count(mask) == 0:
+    if not mask.clear_pixels:
         raise InvalidRequest(f"mask: no pixel is fully transparent, so nothing would be edited; {fix}",
                              param="mask", value="opaque", allowed="a PNG with alpha 0 where to edit")
 
@@ -233,6 +230,6 @@ def check_markup(markup: Upload, first: Upload) -> None:
     if markup.size != first.size:
         raise InvalidRequest(_mismatch("markup", markup, first, "draw it over the image at its full size"),
                              param="markup", value=markup.size, allowed=first.size)
-    if _alpha_zero_count(markup) == 0:
+    if not markup.clear_pixels:
         raise InvalidRequest("markup: has no transparent pixel; draw only the marks and leave the rest clear",
                              param="markup", value="opaque", allowed="RGBA PNG with transparent pixels")

@@ -28,6 +28,7 @@ class Upload:
     mode: str
     orientation: int = 1
     frames: int = 1
+    clear_pixels: bool = False  # some pixel has alpha 0 (what a mask or markup needs), read during the one decode
 
     @property
     def digest(self) -> str:

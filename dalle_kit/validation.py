@@ -86,6 +86,13 @@ def _integer(name: str, value: Any, low: int, high: int, spec: ModelSpec) -> int
     return value
 
 
+def _skip_or_raise(exc: InvalidRequest, lenient: bool, then: str = "") -> None:
+    """Raise ``exc``; with ``lenient``, warn that its rule was skipped instead."""
+    if not lenient:
+        raise exc
+    warn(f"lenient: skipped the rule {exc.rule!r} ({exc}){then}", DalleKitWarning)
+
+
 class _Judge:
     """One request being judged: the given values, the normalized ones, and the lenient switch."""
 
@@ -105,17 +112,13 @@ class _Judge:
         try:
             value = check()
         except InvalidRequest as exc:
-            if not self.lenient:
-                raise
-            warn(f"lenient: skipped the rule {exc.rule!r} ({exc}); sending {name} as given", DalleKitWarning)
+            _skip_or_raise(exc, self.lenient, f"; sending {name} as given")
             value = self.given.get(name)
         if value is not _DROP:
             self.out[name] = value
 
     def skip_or_raise(self, exc: InvalidRequest) -> None:
-        if not self.lenient:
-            raise exc
-        warn(f"lenient: skipped the rule {exc.rule!r} ({exc})", DalleKitWarning)
+        _skip_or_raise(exc, self.lenient)
 
     # -- a row of the vocabulary, judged from its data --------------------------------------------------
     def row(self, row: ParamSpec, shown: Any = None) -> Any:
@@ -307,11 +310,9 @@ def validate(endpoint: str, *, lenient: bool = False, other_host: bool = False, 
     extra: dict[str, Any] = {}
     for name in [n for n in p if n not in known]:
         near = closest(name, known)
-        exc = _refuse(name, p[name], tuple(sorted(known)), f"is not a parameter of {endpoint}",
-                      f"did you mean {near!r}?" if near else "remove it", rule="unknown_parameter")
-        if not lenient:
-            raise exc
-        warn(f"lenient: skipped the rule 'unknown_parameter' ({exc}); sending {name} as given", DalleKitWarning)
+        _skip_or_raise(_refuse(name, p[name], tuple(sorted(known)), f"is not a parameter of {endpoint}",
+                               f"did you mean {near!r}?" if near else "remove it", rule="unknown_parameter"),
+                       lenient, f"; sending {name} as given")
         extra[name] = p.pop(name)
     spec = _model(p, lenient, other_host, today)
     model = p["model"].strip()
@@ -320,11 +321,8 @@ def validate(endpoint: str, *, lenient: bool = False, other_host: bool = False, 
     if endpoint not in spec.endpoints:
         fix = ("the variations endpoint is retired: use Kit.vary(), which asks the edits endpoint for a variation"
                if endpoint == "variation" else f"{spec.id} serves {_join(sorted(spec.endpoints))}")
-        exc = _refuse("model", model, tuple(sorted(spec.endpoints)), f"does not serve {endpoint}", fix,
-                      rule="model.endpoint")
-        if not lenient:
-            raise exc
-        warn(f"lenient: skipped the rule 'model.endpoint' ({exc})", DalleKitWarning)
+        _skip_or_raise(_refuse("model", model, tuple(sorted(spec.endpoints)), f"does not serve {endpoint}", fix,
+                               rule="model.endpoint"), lenient)
     j = _Judge(endpoint, p, spec, lenient)
     if "prompt" in known:
         prompt = p.get("prompt")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import openai
 import pytest
+from helpers import png_bytes
 from simulator_fixtures import client as sdk_client
 
 from dalle_kit import InvalidRequest, Kit, Simulator, registry, validate, vocabulary
@@ -64,11 +65,24 @@ def test_a_new_enum_row_follows_its_model_gate():
             assert _simulator_verdict(prompt="a cat", quality="low", **bad) == 400
 
 
-def test_simulator_and_validator_share_the_names_of_each_endpoint():
-    for endpoint in vocabulary.ENDPOINTS:
-        names = vocabulary.names(endpoint)
-        assert "model" in names and ("prompt" in names) == (endpoint != "variation")
-    assert "moderation" not in vocabulary.names("edit") and "input_fidelity" not in vocabulary.names("generate")
+@pytest.mark.parametrize("endpoint", ["generate", "edit"])
+def test_both_judges_know_exactly_the_names_of_each_endpoint(endpoint):
+    """Every vocabulary name of an endpoint is a parameter to both sides (whatever its value); others are not."""
+    sim = Simulator()
+    base = {"model": G25, "prompt": "a cat"}
+    for name in sorted(vocabulary.names(endpoint) | {"moderation", "input_fidelity", "qualty"}):
+        if name in ("model", "prompt", "image", "mask", "markup") or (vocabulary.get(name) and vocabulary.get(name).legacy):
+            continue
+        known = name in vocabulary.names(endpoint)
+        try:
+            validate(endpoint, image=png_bytes((64, 64)) if endpoint == "edit" else None, **base, **{name: 12345})
+            refusal = None
+        except InvalidRequest as exc:
+            refusal = exc.rule
+        verdict = sim.validate(endpoint, json={**base, name: 12345}) if endpoint == "generate" else sim.validate(
+            endpoint, data={**base, name: "12345"}, files={"image": ("in.png", png_bytes((64, 64)), "image/png")})
+        assert (refusal == "unknown_parameter") == (not known), (endpoint, name, refusal)
+        assert (verdict is not None and verdict.code == "unknown_parameter") == (not known), (endpoint, name)
 
 
 def test_static_types_spell_the_vocabulary_and_the_registry():

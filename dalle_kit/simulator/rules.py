@@ -183,8 +183,8 @@ def _enum(r: Reader, row: ParamSpec, allowed: tuple[str, ...], spec: ModelSpec) 
     raise enum_error(row.name, value, allowed)
 
 
-def _row(r: Reader, row: ParamSpec, spec: ModelSpec, seen: dict[str, Any]) -> Any:
-    """Judge one vocabulary row from its data; returns the value the request takes (its default if ignored)."""
+def _conditions(row: ParamSpec, spec: ModelSpec, seen: dict[str, Any]) -> tuple[str, ...]:
+    """The row's gate and the settings it needs or excludes; returns the values the model takes (enums)."""
     name = row.name
     supported, allowed = gate_allows(row, spec)
     if not supported:
@@ -200,6 +200,13 @@ def _row(r: Reader, row: ParamSpec, spec: ModelSpec, seen: dict[str, Any]) -> An
     for other, excluded in row.refuse_with.items():
         if seen.get(other) in excluded:
             raise combo(name, f"{str(seen[other]).upper()} output does not support {name}.")
+    return allowed
+
+
+def _row(r: Reader, row: ParamSpec, spec: ModelSpec, seen: dict[str, Any]) -> Any:
+    """Judge one vocabulary row from its data; returns the value the request takes (its default if ignored)."""
+    name = row.name
+    allowed = _conditions(row, spec, seen)
     if row.kind == "int":
         high = getattr(spec, row.high_from) if row.high_from else row.high
         value: Any = r.int(name, row.low, high)
@@ -225,19 +232,11 @@ def _rows(r: Reader, endpoint: str, spec: ModelSpec) -> dict[str, Any]:
         elif not r.given(row.name):
             seen[row.name] = row.default
         elif row.kind == "object":
-            _row_gate_only(row, spec, seen)
+            _conditions(row, spec, seen)
             seen[row.name] = _svg(r)
         else:
             seen[row.name] = _row(r, row, spec, seen)
     return seen
-
-
-def _row_gate_only(row: ParamSpec, spec: ModelSpec, seen: dict[str, Any]) -> None:
-    if not gate_allows(row, spec)[0]:
-        raise unsupported(row.name, spec)
-    for other, needed in row.refuse_unless.items():
-        if seen.get(other) not in needed:
-            raise combo(row.name, f"{row.name} is only supported with {other}={needed[0]}.")
 
 
 def _combinations(seen: dict[str, Any]) -> None:
