@@ -8,7 +8,8 @@ stay the ``openai`` SDK's own exception types, passed through with a readable no
     ├── InvalidArgument (also ValueError)   a bad argument to a dalle_kit function (a mask of the wrong size,
     │                                       a template with a missing placeholder, a Kit without a key ...)
     ├── UnknownName (also KeyError)         a style, preset or field name that does not exist
-    └── ResponseError                       the API answered, but not with what an image call returns
+    ├── ResponseError                       the API answered, but not with what an image call returns
+    └── BudgetExceeded                      a request or batch that would pass ``Kit(budget=...)``, never sent
 
     openai.OpenAIError                      the SDK's tree, unchanged: APIError, APIStatusError, BadRequestError,
                                             RateLimitError, APIConnectionError ... (``except openai.APIError``)
@@ -27,8 +28,8 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["DalleKitError", "DalleKitWarning", "InvalidArgument", "InvalidRequest", "ResponseError", "UnknownName",
-           "closest", "warn"]
+__all__ = ["BudgetExceeded", "DalleKitError", "DalleKitWarning", "InvalidArgument", "InvalidRequest", "ResponseError",
+           "UnknownName", "closest", "warn"]
 
 
 class DalleKitError(Exception):
@@ -75,6 +76,17 @@ class UnknownName(DalleKitError, KeyError):
 
 class ResponseError(DalleKitError):
     """The API answered successfully but not with images (for example an empty ``data`` list)."""
+
+
+class BudgetExceeded(DalleKitError):
+    """A request (or a whole batch) whose estimated cost would take the spend past ``Kit(budget=...)``; nothing
+    was sent. ``spent``, ``estimate`` and ``cap`` are in US dollars."""
+
+    def __init__(self, message: str, *, spent: float, estimate: float | None, cap: float) -> None:
+        super().__init__(message)
+        self.spent = spent
+        self.estimate = estimate
+        self.cap = cap
 
 
 def closest(value: object, choices: Iterable[str]) -> str | None:

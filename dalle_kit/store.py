@@ -58,6 +58,21 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (host, model)
     )""",
     "ALTER TABLE images ADD COLUMN missing REAL",  # when repair() found the file gone (NULL: present)
+    "ALTER TABLE images ADD COLUMN call_id TEXT",  # one id per API call: the images one answer brought
+    "CREATE INDEX images_kind_id ON images(kind, id)",  # history(): newest first, per kind
+    """CREATE TABLE spend (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        day TEXT NOT NULL,
+        session TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        model TEXT,
+        request_key TEXT,
+        cost REAL,
+        images INTEGER NOT NULL DEFAULT 0,
+        estimated INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX spend_backend_day ON spend(backend, day)",
 )
 
 def default_home() -> Path:
@@ -158,7 +173,8 @@ class Store(Repairing):
         request = info.get("request", {})
         row = (time.time(), digest, str(path.relative_to(self.home)), fmt, kind, request.get("endpoint"),
                request.get("model"), request.get("prompt"), info.get("request_key"), info.get("request_id"),
-               info.get("backend"), json.dumps(info, ensure_ascii=False, sort_keys=True, default=str))
+               info.get("backend"), info.get("call_id"), json.dumps(info, ensure_ascii=False, sort_keys=True,
+                                                                     default=str))
         if path.exists():
             self._insert(row)
         else:
@@ -169,7 +185,7 @@ class Store(Repairing):
     def _insert(self, row: tuple[Any, ...]) -> None:
         with closing(self._connect()) as db, db:
             db.execute("INSERT INTO images (created, sha256, path, format, kind, endpoint, model, prompt, "
-                       "request_key, request_id, backend, info) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
+                       "request_key, request_id, backend, call_id, info) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
 
     def _pending_file(self, name: str) -> tuple[int, str]:
         """A new temp file in ``.pending``, named after its target and locked by this process.
@@ -234,6 +250,52 @@ class Store(Repairing):
             record["path"] = str(self.home / record["path"])
             record["info"] = json.loads(record["info"])
         return records
+
+    def find(self, request_key: str, count: int = 1) -> list[dict[str, Any]]:
+        """The images of the newest complete answer to the request with ``request_key``: ``count`` images of one
+        call whose files are present (as ``history`` records, in index order), else ``[]``.
+
+        An answer that a crash cut short (fewer rows than ``count``) is not a hit; nor is a file gone from disk.
+        """
+        with closing(self._connect()) as db:
+            rows = [dict(r) for r in db.execute(
+                "SELECT * FROM images WHERE request_key = ? AND kind = 'image' AND missing IS NULL ORDER BY id DESC",
+                (request_key,))]
+        calls: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:  # newest call first (dicts keep insertion order)
+            calls.setdefault(row["call_id"] or f"row-{row['id']}", []).append(row)
+        for records in calls.values():
+            for record in records:
+                record["path"] = str(self.home / record["path"])
+                record["info"] = json.loads(record["info"])
+            by_index = {r["info"].get("index", 0): r for r in records}
+            if all(i in by_index for i in range(count)):
+                chosen = [by_index[i] for i in range(count)]
+                if all(os.path.exists(r["path"]) for r in chosen):
+                    return chosen
+        return []
+
+    # -- spend ------------------------------------------------------------------------------------------------
+
+    def record_spend(self, *, backend: str, session: str, model: str | None, request_key: str | None,
+                     cost: float | None, images: int, estimated: bool = False) -> None:
+        """Add one answered call to the spend ledger (``cost`` None: price unknown). Local calendar day."""
+        now = time.time()
+        row = (now, dt.date.fromtimestamp(now).isoformat(), session, backend, model, request_key, cost, images,
+               int(estimated))
+        with closing(self._connect()) as db, db:
+            db.execute("INSERT INTO spend (at, day, session, backend, model, request_key, cost, images, estimated) "
+                       "VALUES (?,?,?,?,?,?,?,?,?)", row)
+
+    def spent(self, backend: str, *, day: dt.date | None = None, session: str | None = None) -> float:
+        """US dollars recorded for ``backend`` on ``day`` (default today), or in one ``session`` (any day)."""
+        with closing(self._connect()) as db:
+            if session is not None:
+                row = db.execute("SELECT SUM(cost) FROM spend WHERE backend = ? AND session = ?", (backend, session))
+            else:
+                row = db.execute("SELECT SUM(cost) FROM spend WHERE backend = ? AND day = ?",
+                                 (backend, (day or dt.date.today()).isoformat()))
+            return float(row.fetchone()[0] or 0.0)
 
     def save_listing(self, listing: Listing) -> None:
         """Replace what is kept of ``listing.host``'s ``/v1/models`` with ``listing`` (one transaction)."""
