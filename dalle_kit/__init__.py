@@ -9,6 +9,7 @@ import typing as _typing
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "BudgetExceeded": "errors",
     "DalleKitError": "errors",
     "DalleKitWarning": "errors",
     "ImageResult": "results",
@@ -16,7 +17,9 @@ _EXPORTS = {
     "InvalidArgument": "errors",
     "InvalidRequest": "errors",
     "Kit": "client",
+    "ManyResult": "many_result",
     "ModelSpec": "registry",
+    "Outcome": "many_result",
     "Prompt": "prompts",
     "Request": "request",
     "ResponseError": "errors",
@@ -29,15 +32,24 @@ _EXPORTS = {
     "validate": "validation",
 }
 
-_SUBMODULES = ("masks", "registry", "styles", "vocabulary")
+_SUBMODULES = ("costs", "masks", "registry", "styles", "vocabulary")
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
 if _typing.TYPE_CHECKING:
-    from . import masks, registry, styles, vocabulary
+    from . import costs, masks, registry, styles, vocabulary
     from .catalog import models
     from .client import Kit
-    from .errors import DalleKitError, DalleKitWarning, InvalidArgument, InvalidRequest, ResponseError, UnknownName
+    from .errors import (
+        BudgetExceeded,
+        DalleKitError,
+        DalleKitWarning,
+        InvalidArgument,
+        InvalidRequest,
+        ResponseError,
+        UnknownName,
+    )
+    from .many_result import ManyResult, Outcome
     from .metadata import read_metadata
     from .prompts import Prompt, expand
     from .registry import ModelSpec

@@ -8,83 +8,40 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import inspect
 import os
+import sqlite3
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, Literal, Unpack, overload
 from urllib.parse import urlparse
 
 import httpx2
 import openai
 
-from . import registry
+from . import costs, registry
 from .api_errors import annotate
-from .errors import InvalidArgument
+from .errors import InvalidArgument, warn
 from .http_hooks import hooks as response_hooks
+from .kit_many import ManyAtOnce
+from .kit_support import MIN_OPENAI_KEY, SDK_METHOD, aiter_of, as_list, clean_key, parse_date, sdk_method
 from .kit_types import EditOptions, GenerateOptions, ImageInput, ManyImages, PromptLike, VaryOptions
 from .registry import DEFAULT_MODEL, Listing
 from .request import Request
-from .responses import Collector
+from .responses import Collector, from_records
 from .results import ImageResult, ImageSet
 from .store import Store
 from .validation import validate
 
-__all__ = ["DEFAULT_MODEL", "VARIATION_PROMPT", "Kit"]
+__all__ = ["DEFAULT_MODEL", "VARIATION_PROMPT", "Kit", "clean_key"]
 
 VARIATION_PROMPT = ("Create a variation of this image: keep its subject, composition and palette, "
                     "and change the details.")
 OFFLINE_URL = "http://simulator.dalle-kit.invalid/v1"
 _OFFLINE_KEY = "offline-simulator"
-_SDK_METHOD = {"generate": "generate", "edit": "edit", "variation": "create_variation"}
 
 
-#: OpenAI keys are far longer; anything shorter sent to api.openai.com is a mistake (a proxy's token may be short).
-MIN_OPENAI_KEY = 20
-
-
-def clean_key(raw: str | None, source: str) -> str | None:
-    """The key without surrounding whitespace (a file or a CRLF ``.env`` adds some), or None when empty.
-
-    A key with whitespace inside, control or non-ASCII characters cannot be sent in a header: refused with
-    ``InvalidArgument``, whose message never contains the key.
-    """
-    if raw is None:
-        return None
-    if not isinstance(raw, str):
-        raise InvalidArgument(f"{source} must be a string, got {type(raw).__name__}")
-    key = raw.strip()
-    if not key:
-        return None
-    for position, char in enumerate(key):
-        if char.isspace() or not char.isprintable() or not char.isascii():
-            kind = "whitespace" if char.isspace() else "a non-ASCII character" if not char.isascii() else \
-                "a control character"
-            raise InvalidArgument(f"{source} has {kind} at position {position + 1} of {len(key)}; a key is one "
-                                  "word of ASCII letters, digits, '-' and '_'. Copy it again (dalle_kit never "
-                                  "prints it)")
-    return key
-
-
-def _sdk_method(client: Any, endpoint: str) -> tuple[Callable[..., Any], frozenset[str]]:
-    """The SDK method for ``endpoint`` and the keyword names it takes.
-
-    ``create_variation`` carries a deprecation marker (the endpoint is retired); dalle_kit calls it only for
-    hosts that still serve it, so it calls the function under the marker instead of silencing warnings.
-    """
-    method = getattr(client.images, _SDK_METHOD[endpoint])
-    inner = getattr(method, "__wrapped__", None)
-    call = functools.partial(inner, client.images) if inner is not None else method
-    return call, _keywords(inner or method.__func__)
-
-
-@functools.cache
-def _keywords(function: Callable[..., Any]) -> frozenset[str]:
-    """The keyword names an SDK method takes (read once per method, not per call)."""
-    return frozenset(inspect.signature(function).parameters)
-
-
-class Kit:
+class Kit(ManyAtOnce):
     """A client for the Images API.
 
     Args:
@@ -100,18 +57,30 @@ class Kit:
             the API takes something dalle_kit's registry does not); also ``lenient=True`` per call.
         max_retries, timeout: passed to the SDK, which owns retries (429 and 5xx) and timeouts. An
             ``insufficient_quota`` 429 is never retried: waiting does not add credit.
+        cache: answer a request whose key is in the store from the store (nothing sent, nothing paid); turn it
+            off here, or per call with ``fresh=True``.
+        budget: US dollars this store may spend per day on this backend; a request or batch whose estimate
+            would pass it is refused before sending with ``BudgetExceeded``. The spend is kept in the store.
     """
 
     def __init__(self, api_key: str | None = None, *, base_url: str | None = None, offline: bool | None = None,
                  model: str = DEFAULT_MODEL, home: str | os.PathLike[str] | None = None, simulator: Any = None,
                  lenient: bool = False, max_retries: int = 2, timeout: float | None = None,
-                 quiet: bool = False) -> None:
+                 quiet: bool = False, cache: bool = True, budget: float | None = None) -> None:
         source = "api_key" if api_key is not None else "OPENAI_API_KEY"
         key = clean_key(api_key if api_key is not None else os.environ.get("OPENAI_API_KEY"), source)
         base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "").strip() or None
         self.offline = (key is None or simulator is not None) if offline is None else offline
         self.model = model
         self.lenient = lenient
+        self.cache = cache
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
+                                   or not budget >= 0):
+            raise InvalidArgument(f"budget must be a number of US dollars, 0 or more (e.g. budget=2.00), got "
+                                  f"{budget!r}")
+        self.budget = None if budget is None else float(budget)
+        self.session = uuid.uuid4().hex
+        self.quiet = quiet
         self.store = Store(home)
         self.simulator = None
         sync_hook, async_hook = response_hooks(max_retries, quiet)
@@ -146,6 +115,10 @@ class Kit:
                                       "prints it), or leave it unset to use the offline simulator")
             self.other_host = self.backend != "openai"
         self._http = http
+        sim = self.simulator
+        self._new_async_http: Callable[[], httpx2.AsyncClient] = (  # a batch's own client, for its own loop
+            (lambda: httpx2.AsyncClient(transport=sim.async_transport()))
+            if sim is not None else openai.DefaultAsyncHttpx2Client)
         options: dict[str, Any] = {"api_key": key, "base_url": base_url, "max_retries": max_retries}
         if timeout is not None:
             options["timeout"] = timeout
@@ -192,7 +165,35 @@ class Kit:
         return self.request("edit", image=image, prompt=prompt or VARIATION_PROMPT, n=n, **params)
 
     def _collector(self, request: Request) -> Collector:
-        return Collector(request, self.store, self.backend, self._fetch)
+        return Collector(request, self.store, self.backend, self._fetch, pricing=costs.cost)
+
+    def _cached(self, request: Request, fresh: bool = False) -> ImageResult | ImageSet | None:
+        """The stored answer to ``request`` (the cache), or None: cache off, ``fresh``, a miss or an unreadable
+        store (then the request is sent)."""
+        if fresh or not self.cache:
+            return None
+        try:
+            records = self.store.find(request.key, int(request.params.get("n") or 1))
+        except sqlite3.Error:
+            return None
+        return from_records(request, records) if records else None
+
+    def check_budget(self, requests: Sequence[Request], what: str) -> costs.Estimate | None:
+        """Refuse with ``BudgetExceeded`` when ``requests`` could take today's spend past ``budget``."""
+        if self.budget is None:
+            return None
+        estimate = costs.estimate_many(requests)
+        costs.check_budget(cap=self.budget, spent=self.store.spent(self.backend), estimate=estimate, what=what,
+                           where=f"today on {self.backend}")
+        return estimate
+
+    def _record_spend(self, collector: Collector, images: int) -> None:
+        try:
+            self.store.record_spend(backend=self.backend, session=self.session, model=collector.request.model,
+                                    request_key=collector.request.key, cost=collector.cost, images=images)
+        except (OSError, sqlite3.Error) as exc:
+            warn(f"the spend of this call could not be written to the store at {self.store.home} "
+                 f"({type(exc).__name__}: {exc}); kit.spend() will not count it")
 
     def _fetch(self, url: str) -> bytes:
         """Download a legacy URL result (served by the simulator offline, by the provider online)."""
@@ -200,8 +201,18 @@ class Kit:
         response.raise_for_status()
         return response.content
 
+    def _raw_method(self, client: Any, request: Request) -> Callable[[], Awaitable[Any]]:
+        """The SDK call for ``request`` that returns the raw answer (headers, then ``.parse()``)."""
+        _, accepted = sdk_method(client, request.endpoint)
+        kwargs = request.sdk_kwargs()
+        extra = {k: kwargs.pop(k) for k in list(kwargs) if k not in accepted}
+        if extra:
+            kwargs["extra_body"] = extra
+        method = getattr(client.images.with_raw_response, SDK_METHOD[request.endpoint])
+        return functools.partial(method, **kwargs)
+
     def _call(self, client: Any, request: Request) -> Any:
-        method, accepted = _sdk_method(client, request.endpoint)
+        method, accepted = sdk_method(client, request.endpoint)
         kwargs = request.sdk_kwargs()
         extra = {k: kwargs.pop(k) for k in list(kwargs) if k not in accepted}
         if extra:  # parameters this SDK version does not name (lenient=True, or a newer API)
@@ -210,20 +221,32 @@ class Kit:
 
     # -- sync -----------------------------------------------------------------------------------------------
 
-    def run(self, request: Request) -> ImageResult | ImageSet | Iterator[ImageResult]:
-        """Send a validated request; a streaming request returns an iterator of previews then images."""
+    def run(self, request: Request, *, fresh: bool = False) -> ImageResult | ImageSet | Iterator[ImageResult]:
+        """Send a validated request (or answer it from the store); a streaming request returns an iterator of
+        previews then images (from the store: the images only)."""
+        cached = self._cached(request, fresh)
         if request.params.get("stream"):
-            return self._stream(request)
+            return iter(as_list(cached)) if cached is not None else self._stream(request)
+        if cached is not None:
+            return cached
+        self.check_budget([request], "this request")
         collector = self._collector(request)
         with annotate(self._client.api_key):
             response = self._call(self._client, request)
-        return collector.from_response(response)
+        result = collector.from_response(response)
+        self._record_spend(collector, len(as_list(result)))
+        return result
 
     def _stream(self, request: Request) -> Iterator[ImageResult]:
+        self.check_budget([request], "this request")
         collector = self._collector(request)
-        with annotate(self._client.api_key):
-            for event in collector.start_stream(self._call(self._client, request)):
-                yield collector.from_event(event)
+        try:
+            with annotate(self._client.api_key):
+                for event in collector.start_stream(self._call(self._client, request)):
+                    yield collector.from_event(event)
+        finally:
+            if collector.count:
+                self._record_spend(collector, collector.count)
 
     @overload
     def generate(self, prompt: PromptLike, *, stream: Literal[True], n: int | None = ...,
@@ -244,7 +267,8 @@ class Kit:
         With ``stream=True`` (and ``partial_images=0..3``) it returns an iterator that yields previews
         (``result.partial`` is their index) and then the final image(s).
         """
-        return self.run(self.request("generate", prompt=prompt, **params))
+        fresh = bool(params.pop("fresh", False))
+        return self.run(self.request("generate", prompt=prompt, **params), fresh=fresh)
 
     @overload
     def edit(self, image: ImageInput | list[ImageInput], prompt: PromptLike, mask: ImageInput | None = ..., *,
@@ -267,7 +291,8 @@ class Kit:
         ``mask``: a PNG of the image's size whose fully transparent pixels mark where to edit (applied to the
         first image). ``markup`` (2.5/2.6 models): a transparent PNG drawn over the first image instead.
         """
-        return self.run(self.request("edit", image=image, prompt=prompt, mask=mask, **params))
+        fresh = bool(params.pop("fresh", False))
+        return self.run(self.request("edit", image=image, prompt=prompt, mask=mask, **params), fresh=fresh)
 
     @overload
     def vary(self, image: ImageInput, n: Literal[1] = ..., *, prompt: str | None = ...,
@@ -286,24 +311,36 @@ class Kit:
         for a variation (``VARIATION_PROMPT``, or ``prompt`` to steer it). Models that still have the endpoint
         (DALL·E 2 on a legacy provider or the simulator's legacy mode) use the real variations endpoint.
         """
-        return self.run(self._vary_request(image, n, prompt, dict(params)))
+        fresh = bool(params.pop("fresh", False))
+        return self.run(self._vary_request(image, n, prompt, dict(params)), fresh=fresh)
 
     # -- async ----------------------------------------------------------------------------------------------
 
-    async def arun(self, request: Request) -> Any:
+    async def arun(self, request: Request, *, fresh: bool = False) -> Any:
         """Async twin of ``run``; a streaming request returns an async iterator."""
+        cached = self._cached(request, fresh)
         if request.params.get("stream"):
-            return self._astream(request)
+            return aiter_of(as_list(cached)) if cached is not None else self._astream(request)
+        if cached is not None:
+            return cached
+        self.check_budget([request], "this request")
         collector = self._collector(request)
         with annotate(self._client.api_key):
             response = await self._call(self._aclient, request)
-        return collector.from_response(response)
+        result = collector.from_response(response)
+        self._record_spend(collector, len(as_list(result)))
+        return result
 
     async def _astream(self, request: Request) -> AsyncIterator[ImageResult]:
+        self.check_budget([request], "this request")
         collector = self._collector(request)
-        with annotate(self._client.api_key):
-            async for event in collector.start_stream(await self._call(self._aclient, request)):
-                yield collector.from_event(event)
+        try:
+            with annotate(self._client.api_key):
+                async for event in collector.start_stream(await self._call(self._aclient, request)):
+                    yield collector.from_event(event)
+        finally:
+            if collector.count:
+                self._record_spend(collector, collector.count)
 
     @overload
     async def agenerate(self, prompt: PromptLike, *, stream: Literal[True], n: int | None = ...,
@@ -320,7 +357,8 @@ class Kit:
 
     async def agenerate(self, prompt: PromptLike, **params: Any) -> Any:
         """Async twin of ``generate``."""
-        return await self.arun(self.request("generate", prompt=prompt, **params))
+        fresh = bool(params.pop("fresh", False))
+        return await self.arun(self.request("generate", prompt=prompt, **params), fresh=fresh)
 
     @overload
     async def aedit(self, image: ImageInput | list[ImageInput], prompt: PromptLike, mask: ImageInput | None = ..., *,
@@ -340,7 +378,8 @@ class Kit:
 
     async def aedit(self, image: Any, prompt: PromptLike, mask: Any = None, **params: Any) -> Any:
         """Async twin of ``edit``."""
-        return await self.arun(self.request("edit", image=image, prompt=prompt, mask=mask, **params))
+        fresh = bool(params.pop("fresh", False))
+        return await self.arun(self.request("edit", image=image, prompt=prompt, mask=mask, **params), fresh=fresh)
 
     @overload
     async def avary(self, image: ImageInput, n: Literal[1] = ..., *, prompt: str | None = ...,
@@ -354,7 +393,8 @@ class Kit:
 
     async def avary(self, image: Any, n: int = 1, *, prompt: str | None = None, **params: Any) -> Any:
         """Async twin of ``vary``."""
-        return await self.arun(self._vary_request(image, n, prompt, dict(params)))
+        fresh = bool(params.pop("fresh", False))
+        return await self.arun(self._vary_request(image, n, prompt, dict(params)), fresh=fresh)
 
     # -- the store and the model list -----------------------------------------------------------------------
 
@@ -372,20 +412,8 @@ class Kit:
             if registry.builtin(model.id) is None and "image" not in model.id and not model.id.startswith("dall-e"):
                 continue  # chat, audio, embedding ... models: not ours to keep
             date = getattr(model, "shutdown_date", None)
-            shutdown[model.id] = _parse_date(date)
+            shutdown[model.id] = parse_date(date)
         listing = Listing(shutdown=shutdown, read_on=today or dt.date.today(), host=self.backend)
         self.store.save_listing(listing)
         registry.apply_listing(listing)
         return listing
-
-
-def _parse_date(value: Any) -> dt.date | None:
-    """A ``shutdown_date`` as the API sends it (ISO date, or a Unix time), or None."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, (int, float)):
-        return dt.datetime.fromtimestamp(value, dt.UTC).date()
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None

@@ -58,6 +58,7 @@ class _Common(TypedDict, total=False):
     model: ModelName | str
     size: str
     lenient: bool
+    fresh: bool  # send even when the store holds the answer (the cache is skipped for this call)
     user: str
     response_format: ResponseFormat
 

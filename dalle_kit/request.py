@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 __all__ = ["Request", "Upload"]
@@ -30,8 +31,9 @@ class Upload:
     frames: int = 1
     clear_pixels: bool = False  # some pixel has alpha 0 (what a mask or markup needs), read during the one decode
 
-    @property
+    @cached_property
     def digest(self) -> str:
+        """SHA-256 of the bytes sent, computed once per upload (it enters every key that carries this upload)."""
         return hashlib.sha256(self.data).hexdigest()
 
     @property
@@ -58,7 +60,9 @@ class Upload:
 class Request:
     """A validated request: endpoint, model, JSON parameters (prompt included) and input images.
 
-    ``key`` is a digest of the canonical form; equal requests have equal keys (the cache key).
+    ``key`` is a digest of the canonical form; equal requests have equal keys (the cache key). ``take`` tells
+    repeats of one request apart (a batch asking for the same prompt four times wants four answers): take 0 is
+    the request itself, take 1, 2 ... have keys of their own. It is never sent.
     """
 
     endpoint: str
@@ -67,6 +71,7 @@ class Request:
     images: tuple[Upload, ...] = ()
     mask: Upload | None = None
     markup: Upload | None = None
+    take: int = 0
 
     @property
     def prompt(self) -> str | None:
@@ -81,9 +86,11 @@ class Request:
             upload = getattr(self, name)
             if upload is not None:
                 out[name] = upload.describe()
+        if self.take:
+            out["take"] = self.take
         return out
 
-    @property
+    @cached_property
     def key(self) -> str:
         canonical = json.dumps(self.describe(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()

@@ -14,7 +14,9 @@ import errno
 import io
 import sqlite3
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -25,7 +27,9 @@ from .request import Request
 from .results import ImageResult, ImageSet
 from .store import Store
 
-__all__ = ["Collector"]
+__all__ = ["Collector", "from_records"]
+
+Pricing = Callable[[str, "dict[str, Any] | None"], "float | None"]
 
 
 def _sniff(data: bytes, fallback_size: str | None) -> tuple[str, int, int]:
@@ -55,6 +59,9 @@ class Collector:
     count: int = 0
     request_id: str | None = None  # for streams, from the response headers
     unstored: list[BaseException] = dataclasses.field(default_factory=list)  # one error per image not stored
+    pricing: Pricing | None = None  # (model, usage) -> US dollars or None
+    call_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)  # groups one answer's rows
+    cost: float | None = None  # what this call cost in all (None: unknown), set once the answer is read
 
     def _result(self, data: bytes, *, kind: str = "image", partial: int | None = None, **fields: Any) -> ImageResult:
         fmt, width, height = _sniff(data, fields.pop("size_hint", None))
@@ -65,7 +72,7 @@ class Collector:
         result = ImageResult(data=data, format=fmt, width=width, height=height, request=self.request,
                              timings=timings, backend=self.backend, partial=partial, **fields)
         try:
-            stored = self.store.put(data, fmt, result.info(), kind=kind)
+            stored = self.store.put(data, fmt, {**result.info(), "call_id": self.call_id}, kind=kind)
         except (OSError, sqlite3.Error) as exc:
             self.unstored.append(exc)
             return result  # in memory only: the bytes are paid for, never dropped
@@ -92,11 +99,15 @@ class Collector:
         """Every image of an ``ImagesResponse`` (an ``ImageSet`` when there are several)."""
         usage = _dump(response.usage)
         request_id = getattr(response, "_request_id", None)
+        items = response.data or []
+        self.cost = self.pricing(self.request.model, usage) if self.pricing and items else None
+        share = self.cost / len(items) if self.cost is not None else None
         results = []
-        for index, item in enumerate(response.data or []):
+        for index, item in enumerate(items):
             data = base64.b64decode(item.b64_json) if item.b64_json else self.fetch(item.url)
             results.append(self._result(data, index=index, usage=usage, revised_prompt=item.revised_prompt,
-                                        request_id=request_id, created=response.created, size_hint=response.size))
+                                        request_id=request_id, created=response.created, size_hint=response.size,
+                                        cost=share))
         if not results:
             raise ResponseError("the API answered without images (an empty data list); nothing was stored")
         if self.unstored:
@@ -119,8 +130,33 @@ class Collector:
                 self.first_preview = time.perf_counter() - self.started
             result = self._result(data, kind="partial", partial=event.partial_image_index, index=self.count, **common)
         else:
-            result = self._result(data, index=self.count, usage=_dump(event.usage), **common)
+            usage = _dump(event.usage)
+            cost = self.pricing(self.request.model, usage) if self.pricing else None
+            if cost is not None:
+                self.cost = (self.cost or 0.0) + cost
+            result = self._result(data, index=self.count, usage=usage, cost=cost, **common)
             self.count += 1
         if failed == 0 and self.unstored:  # the stream's first failure (a stream does not know its total)
             self._warn_unstored()
         return result
+
+
+def from_records(request: Request, records: Sequence[dict[str, Any]]) -> ImageResult | ImageSet | None:
+    """The stored answer to ``request`` (``Store.find`` records) as results marked ``source="store"``, or None
+    when a file cannot be read any more (then the request is simply sent)."""
+    results = []
+    for record in records:
+        info = record["info"]
+        try:
+            data = Path(record["path"]).read_bytes()
+        except OSError:
+            return None
+        width, _, height = str(info.get("size", "0x0")).partition("x")
+        results.append(ImageResult(
+            data=data, format=record["format"], width=int(width or 0), height=int(height or 0), request=request,
+            index=int(info.get("index", 0)), usage=info.get("usage"), revised_prompt=info.get("revised_prompt"),
+            request_id=info.get("request_id"), created=info.get("created"), timings=info.get("timings") or {},
+            backend=info.get("backend") or "openai", stored_at=Path(record["path"]), source="store"))
+    if not results:
+        return None
+    return results[0] if len(results) == 1 else ImageSet(results)

@@ -25,6 +25,11 @@ __all__ = ["THUMBNAIL_PX", "ImageResult", "ImageSet"]
 THUMBNAIL_PX = 256
 
 
+def usd(amount: float) -> str:
+    """US dollars for a caption: ``$0.053``, ``$1.20``."""
+    return f"${amount:.3f}" if abs(amount) < 1 else f"${amount:,.2f}"
+
+
 def _slug(text: str, limit: int = 40) -> str:
     slug = re.sub(r"[^\w]+", "-", text.lower(), flags=re.UNICODE).strip("-")
     return slug[:limit].rstrip("-") or "image"
@@ -35,6 +40,9 @@ class ImageResult:
     """One image from the API. ``.bytes`` are exactly what was received (never re-encoded).
 
     ``stored_at`` is where the store wrote it before it was returned; ``partial`` is set on streamed previews.
+    ``source`` is ``"api"`` for an image just received, ``"store"`` for one answered from the store (a re-run:
+    nothing was sent, nothing paid). ``cost`` is this image's share of its answer's cost in US dollars, from the
+    answer's ``usage`` and the price table (None when either is unknown).
     """
 
     data: bytes = field(repr=False)
@@ -51,6 +59,8 @@ class ImageResult:
     backend: str = "openai"
     stored_at: Path | None = None
     partial: int | None = None
+    source: str = "api"
+    cost: float | None = None
 
     @property
     def bytes(self) -> bytes:
@@ -96,6 +106,7 @@ class ImageResult:
             "timings": self.timings,
             "backend": self.backend,
             "partial": self.partial,
+            "cost": self.cost,
         }
 
     def save(self, path: str | os.PathLike[str] = ".") -> Path:
@@ -118,10 +129,14 @@ class ImageResult:
             parts.append(f"{self.usage['total_tokens']:,} tokens")
         if "total" in self.timings:
             parts.append(f"{self.timings['total']:.1f} s")
+        if self.cost is not None:
+            parts.append(usd(self.cost))
         if self.partial is not None:
             parts.append(f"preview {self.partial + 1}")
         if self.backend != "openai":
             parts.append(self.backend)
+        if self.source == "store":
+            parts.append("from the store")
         return " · ".join(parts)
 
     @cached_property

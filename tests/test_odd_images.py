@@ -250,7 +250,9 @@ def edit_arguments(role: str, value: Any, size: tuple[int, int]) -> dict[str, An
 
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory):
-    with Kit(simulator=Simulator(seed=1), home=tmp_path_factory.mktemp("home"), quiet=True, max_retries=0) as k:
+    # cache=False: the test counts what reaches the simulator, and hypothesis repeats examples
+    with Kit(simulator=Simulator(seed=1), home=tmp_path_factory.mktemp("home"), quiet=True, max_retries=0,
+             cache=False) as k:
         yield k
 
 

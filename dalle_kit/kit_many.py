@@ -1,0 +1,93 @@
+"""``Kit``'s many-at-once and cost methods (a mixin, to keep ``client.py`` about one call at a time)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, cast
+
+from . import costs
+from .many import Options, prepare, run_many, run_sync
+from .many_result import ManyResult
+from .request import Request
+
+if TYPE_CHECKING:
+    from .client import Kit
+    from .store import Store
+
+__all__ = ["ManyAtOnce"]
+
+
+class ManyAtOnce:
+    """``generate_many`` / ``edit_many`` and their async twins, ``estimate`` / ``estimate_many``, ``spend``."""
+
+    store: Store
+    backend: str
+    budget: float | None
+    session: str
+
+    def _kit(self) -> Kit:
+        return cast("Kit", self)
+
+    # -- many at once -------------------------------------------------------------------------------------------
+
+    def generate_many(self, requests: Iterable[Any], *, concurrency: int = 8, images_per_minute: float | None = None,
+                      tokens_per_minute: float | None = None, retries: int = 6, deadline: float | None = 900.0,
+                      progress: bool = True, fresh: bool = False, **common: Any) -> ManyResult:
+        """Generate for many requests at once: prompt strings, dicts of ``generate`` arguments, or ``Request``s
+        from ``kit.request``; ``common`` keyword arguments apply to all (a dict's own values win).
+
+        Every request is validated first (invalid ones are reported, never sent); the store answers what it
+        holds; the budget is checked for the rest; then they go out ``concurrency`` at a time, paced to the
+        given or reported rate limits, retried on 429/5xx/dropped connections up to ``retries`` times within
+        ``deadline`` seconds. Returns a ``ManyResult`` (outcomes in input order, ``.images``, ``.errors``,
+        ``.retry_failed()``). See :mod:`dalle_kit.many`.
+        """
+        options = Options(concurrency, images_per_minute, tokens_per_minute, retries, deadline, progress, fresh)
+        outcomes = prepare(self._kit(), "generate", requests, common)
+        return run_sync(lambda: run_many(self._kit(), "generate", outcomes, options))
+
+    def edit_many(self, requests: Iterable[Any], *, concurrency: int = 8, images_per_minute: float | None = None,
+                  tokens_per_minute: float | None = None, retries: int = 6, deadline: float | None = 900.0,
+                  progress: bool = True, fresh: bool = False, **common: Any) -> ManyResult:
+        """Edit for many requests at once: dicts of ``edit`` arguments (``image``, ``prompt``, ``mask`` ...),
+        ``Request``s, or prompts with ``image=...`` in ``common``. Otherwise as ``generate_many``."""
+        options = Options(concurrency, images_per_minute, tokens_per_minute, retries, deadline, progress, fresh)
+        outcomes = prepare(self._kit(), "edit", requests, common)
+        return run_sync(lambda: run_many(self._kit(), "edit", outcomes, options))
+
+    async def agenerate_many(self, requests: Iterable[Any], *, concurrency: int = 8,
+                             images_per_minute: float | None = None, tokens_per_minute: float | None = None,
+                             retries: int = 6, deadline: float | None = 900.0, progress: bool = True,
+                             fresh: bool = False, **common: Any) -> ManyResult:
+        """Async twin of ``generate_many``."""
+        options = Options(concurrency, images_per_minute, tokens_per_minute, retries, deadline, progress, fresh)
+        return await run_many(self._kit(), "generate", prepare(self._kit(), "generate", requests, common), options)
+
+    async def aedit_many(self, requests: Iterable[Any], *, concurrency: int = 8,
+                         images_per_minute: float | None = None, tokens_per_minute: float | None = None,
+                         retries: int = 6, deadline: float | None = 900.0, progress: bool = True,
+                         fresh: bool = False, **common: Any) -> ManyResult:
+        """Async twin of ``edit_many``."""
+        options = Options(concurrency, images_per_minute, tokens_per_minute, retries, deadline, progress, fresh)
+        return await run_many(self._kit(), "edit", prepare(self._kit(), "edit", requests, common), options)
+
+    # -- cost ---------------------------------------------------------------------------------------------------
+
+    def estimate(self, prompt_or_request: Any, **params: Any) -> costs.Estimate:
+        """What a generation (a prompt and ``generate`` arguments) or a ``Request`` would cost; nothing is sent."""
+        request = prompt_or_request if isinstance(prompt_or_request, Request) else \
+            self._kit().request("generate", prompt=prompt_or_request, **params)
+        return costs.estimate(request)
+
+    def estimate_many(self, requests: Iterable[Any], *, endpoint: str = "generate", **common: Any) -> costs.Estimate:
+        """What a batch would cost (requests as for ``generate_many``; invalid ones are left out)."""
+        outcomes = prepare(self._kit(), endpoint, requests, common)
+        return costs.estimate_many([o.request for o in outcomes if o.request is not None])
+
+    def spend(self) -> dict[str, float | None]:
+        """US dollars spent on this backend today and by this kit, and the budget and what is left of it."""
+        today = self.store.spent(self.backend)
+        left = None if self.budget is None else max(0.0, self.budget - today)
+        return {"today": today, "session": self.store.spent(self.backend, session=self.session),
+                "budget": self.budget, "left": left}
+
