@@ -1,9 +1,12 @@
-"""The ``dalle-kit`` command: ``models``, ``generate``, ``repair`` and ``serve``. Heavy modules load only when used.
+"""The ``dalle-kit`` command: ``models``, ``generate``, ``history``, ``spend``, ``repair`` and ``serve``. Heavy
+modules load only when used; several prompts, ``history`` and ``spend`` live in :mod:`dalle_kit.cli_many`.
 
 Every error is one line saying what went wrong and how to fix it (plus the note dalle_kit adds to API
 errors), never a traceback unless ``--debug`` asks for one. Exit codes: 0 done, 1 unexpected, 2 bad input
 (refused before anything was sent), 3 the API refused the request, 4 try again later (rate limit, server
-error, network), 5 the result could not be written (it is still in the store), 130 interrupted.
+error, network, the batch's deadline), 5 the result could not be written (it is still in the store), 6 the
+``--budget`` would be passed (nothing was sent), 130 interrupted. A batch that is partly done exits with the
+lowest code among its failures.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from .registry import DEFAULT_MODEL
 
 __all__ = ["EXIT_CODES", "main"]
 
-EXIT_CODES = {"done": 0, "unexpected": 1, "invalid": 2, "refused": 3, "later": 4, "io": 5, "interrupted": 130}
+EXIT_CODES = {"done": 0, "unexpected": 1, "invalid": 2, "refused": 3, "later": 4, "io": 5, "budget": 6,
+              "interrupted": 130}
+GENERATE_PARAMS = ("model", "size", "quality", "n", "output_format", "background")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,16 +35,35 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--current", action="store_true", help="hide retired models")
     models.add_argument("--refresh", action="store_true",
                         help="read shutdown dates from /v1/models first (the offline simulator without a key)")
-    gen = sub.add_parser("generate", parents=[common], help="generate images and save them with their provenance")
-    gen.add_argument("prompt")
-    gen.add_argument("-o", "--output", help="file or folder to save to (default: current folder)")
+    gen = sub.add_parser("generate", parents=[common], help="generate images and save them with their provenance",
+                         description="One prompt: its images are saved and listed. Several prompts (or --from): "
+                         "they are sent a few at a time with a progress bar, then one line per image or failed "
+                         "request and a summary with the cost.")
+    gen.add_argument("prompts", nargs="*", metavar="PROMPT", help="one or more prompts")
+    gen.add_argument("--from", dest="from_file", metavar="FILE",
+                     help="read prompts from FILE, one a line (blank lines and # comments skipped; - is stdin)")
+    gen.add_argument("-o", "--output", help="file or folder to save to (default: current folder; with several "
+                     "prompts a folder, created if missing)")
     gen.add_argument("--model", help=f"model id (default: {DEFAULT_MODEL})")
     gen.add_argument("--size", help="e.g. 1536x1024, 1536x864 or auto")
     gen.add_argument("--quality", help="low, medium, high, xhigh, max or auto (per model)")
-    gen.add_argument("-n", type=int, help="number of images")
+    gen.add_argument("-n", type=int, help="number of images per prompt")
     gen.add_argument("--format", dest="output_format", help="png, webp or jpeg")
     gen.add_argument("--background", help="transparent, opaque or auto")
     gen.add_argument("--offline", action="store_true", help="use the offline simulator even with a key")
+    gen.add_argument("--concurrency", type=int, metavar="N", help="requests in flight at once (default: 8)")
+    gen.add_argument("--images-per-minute", type=float, metavar="N",
+                     help="pace the requests to N images a minute (default: the rate the API reports)")
+    gen.add_argument("--fresh", action="store_true", help="send even when the store holds the answer")
+    gen.add_argument("--budget", type=float, metavar="USD",
+                     help="refuse (exit 6, nothing sent) what could take today's spend past USD")
+    gen.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no notice about the simulator")
+    history = sub.add_parser("history", parents=[common], help="the store's newest images")
+    history.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default: 20)")
+    history.add_argument("--search", metavar="TEXT", help="only prompts that contain TEXT (any case)")
+    history.add_argument("--json", action="store_true", help="one JSON object a line (the store's records)")
+    spend = sub.add_parser("spend", parents=[common], help="US dollars spent: today and per day")
+    spend.add_argument("--days", type=int, default=7, metavar="N", help="how many days back (default: 7)")
     sub.add_parser("repair", parents=[common], help="bring the image store's files and index into agreement "
                    "(after a crash; opening the store does it when it sees one)")
     # serve has its own parser, loaded only when used; it reads everything after the word, --help included
@@ -49,11 +73,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from . import cli_many
     from .client import Kit
 
-    kit = Kit(offline=True if args.offline else None)
-    params = {k: getattr(args, k) for k in ("model", "size", "quality", "n", "output_format", "background")}
-    result = kit.generate(args.prompt, **{k: v for k, v in params.items() if v is not None})
+    prompts = cli_many.read_prompts(args.prompts, args.from_file)
+    params = {k: v for k in GENERATE_PARAMS if (v := getattr(args, k)) is not None}
+    if len(prompts) > 1:
+        return cli_many.generate_many(args, prompts, params)
+    kit = Kit(offline=True if args.offline else None, quiet=args.quiet, budget=args.budget)
+    result = kit.generate(prompts[0], fresh=args.fresh, **params)
     results = list(result) if hasattr(result, "__len__") else [result]
     target = Path(args.output) if args.output else Path.cwd()
     for i, image in enumerate(results):
@@ -69,13 +97,15 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(exc: BaseException) -> int:
-    """Print ``exc`` as one line (and its notes) and return the exit code for its kind."""
+def classify(exc: BaseException) -> tuple[str, str]:
+    """The kind of ``exc`` (a key of ``EXIT_CODES``) and one line saying what went wrong."""
     import openai
 
-    from .errors import DalleKitError
+    from .errors import BudgetExceeded, DalleKitError, DalleKitWarning
 
-    if isinstance(exc, DalleKitError):
+    if isinstance(exc, BudgetExceeded):  # its fix names Kit(budget=...); here the option is --budget
+        kind, text = "budget", str(exc).replace("Kit(budget=...)", "--budget USD")
+    elif isinstance(exc, (DalleKitError, DalleKitWarning)):  # a warning arrives as an error under -W error
         kind, text = "invalid", str(exc)
     elif isinstance(exc, openai.APIError):
         later = (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)
@@ -84,11 +114,19 @@ def _report(exc: BaseException) -> int:
         status = getattr(exc, "status_code", None)
         code = f" ({exc.code})" if exc.code else ""
         text = f"the API answered {status}{code}: {body.get('message') or exc.message}" if status else exc.message
+    elif isinstance(exc, TimeoutError):  # the batch's deadline (an OSError too, but no disk is involved)
+        kind, text = "later", str(exc) or "timed out"
     elif isinstance(exc, OSError):
         kind, text = "io", exc.strerror or str(exc)
     else:
         kind, text = "unexpected", f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
-    lines = [f"dalle-kit: {' '.join(text.split())}"]
+    return kind, " ".join(text.split())
+
+
+def _report(exc: BaseException) -> int:
+    """Print ``exc`` as one line (and its notes) and return the exit code for its kind."""
+    kind, text = classify(exc)
+    lines = [f"dalle-kit: {text}"]
     lines += [f"  {note}" for note in getattr(exc, "__notes__", ()) if isinstance(note, str)]
     print("\n".join(lines), file=sys.stderr)
     return EXIT_CODES[kind]
@@ -117,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
 
             print(models(include_retired=not args.current, refresh=args.refresh))
             return 0
+        if args.command in ("history", "spend"):
+            from . import cli_many
+
+            return cli_many.history(args) if args.command == "history" else cli_many.spend(args)
         return _generate(args)
     except KeyboardInterrupt:
         print("dalle-kit: interrupted", file=sys.stderr)

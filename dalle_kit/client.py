@@ -131,8 +131,9 @@ class Kit(ManyAtOnce):
         return f"Kit(backend={self.backend!r}, model={self.model!r}, home={str(self.store.home)!r})"
 
     def close(self) -> None:
-        """Close the HTTP connections (``with Kit() as kit:`` does it on leaving the block)."""
+        """Close the HTTP connections and the store's (``with Kit() as kit:`` does it on leaving the block)."""
         self._client.close()
+        self.store.close()
 
     async def aclose(self) -> None:
         """Close the async client's HTTP connections."""

@@ -63,20 +63,36 @@ class Collector:
     call_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)  # groups one answer's rows
     cost: float | None = None  # what this call cost in all (None: unknown), set once the answer is read
 
-    def _result(self, data: bytes, *, kind: str = "image", partial: int | None = None, **fields: Any) -> ImageResult:
+    def _unstored(self, data: bytes, *, partial: int | None = None, **fields: Any) -> ImageResult:
+        """A result for ``data``, not stored yet."""
         fmt, width, height = _sniff(data, fields.pop("size_hint", None))
         elapsed = time.perf_counter() - self.started
         timings = {"total": round(elapsed, 4)}
         if self.first_preview is not None:
             timings["first_preview"] = round(self.first_preview, 4)
-        result = ImageResult(data=data, format=fmt, width=width, height=height, request=self.request,
-                             timings=timings, backend=self.backend, partial=partial, **fields)
+        return ImageResult(data=data, format=fmt, width=width, height=height, request=self.request,
+                           timings=timings, backend=self.backend, partial=partial, **fields)
+
+    def _stored(self, results: list[ImageResult], kind: str = "image") -> list[ImageResult]:
+        """Store the images of one answer (one transaction); each comes back with ``stored_at``, or in memory
+        only when the store cannot take it (the bytes are paid for, never dropped)."""
         try:
-            stored = self.store.put(data, fmt, {**result.info(), "call_id": self.call_id}, kind=kind)
-        except (OSError, sqlite3.Error) as exc:
-            self.unstored.append(exc)
-            return result  # in memory only: the bytes are paid for, never dropped
-        return dataclasses.replace(result, stored_at=stored)
+            places = self.store.put_many([(r.data, r.format, {**r.info(), "call_id": self.call_id}) for r in results],
+                                         kind=kind)
+        except sqlite3.Error as exc:  # the files are written; the next opening of the store indexes them
+            self.unstored.extend(exc for _ in results)
+            return results
+        out = []
+        for result, place in zip(results, places):
+            if isinstance(place, OSError):
+                self.unstored.append(place)
+                out.append(result)
+            else:
+                out.append(dataclasses.replace(result, stored_at=place))
+        return out
+
+    def _result(self, data: bytes, *, kind: str = "image", partial: int | None = None, **fields: Any) -> ImageResult:
+        return self._stored([self._unstored(data, partial=partial, **fields)], kind)[0]
 
     def _warn_unstored(self, total: int | None = None) -> None:
         """One warning for the images the store could not take: where, why, and how to keep them."""
@@ -105,9 +121,10 @@ class Collector:
         results = []
         for index, item in enumerate(items):
             data = base64.b64decode(item.b64_json) if item.b64_json else self.fetch(item.url)
-            results.append(self._result(data, index=index, usage=usage, revised_prompt=item.revised_prompt,
-                                        request_id=request_id, created=response.created, size_hint=response.size,
-                                        cost=share))
+            results.append(self._unstored(data, index=index, usage=usage, revised_prompt=item.revised_prompt,
+                                          request_id=request_id, created=response.created, size_hint=response.size,
+                                          cost=share))
+        results = self._stored(results) if results else results
         if not results:
             raise ResponseError("the API answered without images (an empty data list); nothing was stored")
         if self.unstored:

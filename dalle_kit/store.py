@@ -8,6 +8,12 @@ so that processes opening a new store at the same moment do not race.
 A write goes: temp file in ``home/.pending`` (locked by its writer, fsynced), hard link to its content address
 (whole or not at all), row, temp file removed. A process killed at any point leaves at worst an unlocked temp
 file (never a row without a file); opening the store reads that small folder and, if a writer died, repairs.
+
+Many writers at once (threads, processes): every write is one ``BEGIN IMMEDIATE`` transaction, which waits its
+turn (SQLite's busy timeout, ``BUSY_TIMEOUT``) rather than failing with "database is locked"; reads never wait
+(WAL). Each thread keeps one connection per store (a connection cannot be shared between threads), closed when
+the thread ends, by :meth:`Store.close`, or when the store is collected; a forked child never touches its
+parent's. ``synchronous=FULL``: a committed row survives a power cut too, as its file (fsynced before the row).
 """
 
 from __future__ import annotations
@@ -15,20 +21,21 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
-import sys
-import tempfile
+import threading
 import time
-from collections.abc import Iterator, Mapping
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from .errors import warn
 from .registry import Listing
-from .store_files import BUSY_TIMEOUT, atomic_write, chmod_new, lock, sync_dir
+from .store_files import BUSY_TIMEOUT, atomic_write, linked_write
 from .store_repair import Repairing, RepairReport
 
 __all__ = ["RepairReport", "Store", "atomic_write", "default_home"]
@@ -73,7 +80,13 @@ MIGRATIONS: tuple[str, ...] = (
         estimated INTEGER NOT NULL DEFAULT 0
     )""",
     "CREATE INDEX spend_backend_day ON spend(backend, day)",
+    "CREATE INDEX spend_backend_session ON spend(backend, session)",  # spent(session=...)
 )
+# FULL: each commit syncs the WAL, so a row put() returned survives a power cut (NORMAL would survive a killed
+# process but could lose the last rows, and spend, to a power cut). It costs one fsync per transaction.
+SYNCHRONOUS = "FULL"
+_INSERT = ("INSERT INTO images (created, sha256, path, format, kind, endpoint, model, prompt, request_key, "
+           "request_id, backend, call_id, info) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
 
 def default_home() -> Path:
     """``DALLE_KIT_HOME``, else the user data folder for dalle_kit."""
@@ -100,11 +113,81 @@ def _use_wal(db: sqlite3.Connection) -> None:
         time.sleep(0.005)
 
 
+class _Connections:
+    """A store's SQLite connections, one per thread; closed when their thread ends, by :meth:`close`, or when
+    the store is collected (``weakref.finalize``, also at exit). Never closed in a forked child: see below."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.local = threading.local()
+        self.open: dict[int, sqlite3.Connection] = {}  # by key, for close(); the thread-local holder keeps the key
+        self.lock = threading.Lock()
+        _EVERY.add(self)
+
+    def get(self) -> sqlite3.Connection:
+        holder = getattr(self.local, "holder", None)
+        if holder is not None and holder.pid == os.getpid() and (db := self.open.get(holder.key)) is not None:
+            return db
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+        try:  # the timeout is SQLite's busy_timeout; isolation_level None: transactions by hand (BEGIN IMMEDIATE)
+            db.row_factory = sqlite3.Row
+            db.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
+        except BaseException:
+            db.close()
+            raise
+        holder = _Holder(os.getpid(), next(_KEYS))
+        with self.lock:
+            self.open[holder.key] = db
+        weakref.finalize(holder, _close_one, weakref.ref(self), holder.key)  # when the thread ends
+        self.local.holder = holder
+        return db
+
+    def close(self) -> None:
+        with self.lock:
+            dbs = list(self.open.values())
+            self.open.clear()
+        for db in dbs:
+            db.close()
+
+
+class _Holder:
+    def __init__(self, pid: int, key: int) -> None:
+        self.pid, self.key = pid, key
+
+
+def _close_one(ref: weakref.ref[_Connections], key: int) -> None:
+    if (connections := ref()) is not None:  # else the store's close() came first
+        with connections.lock:
+            db = connections.open.pop(key, None)
+        if db is not None:
+            db.close()
+
+
+_KEYS = itertools.count()
+_EVERY: weakref.WeakSet[_Connections] = weakref.WeakSet()
+_INHERITED: list[sqlite3.Connection] = []  # a forked child's copies of its parent's connections: kept, never used
+
+
+def _after_fork() -> None:
+    """SQLite forbids carrying a connection across a fork: the child neither uses nor closes its copies (closing
+    one would act on lock and WAL state that is the parent's); it opens its own when it uses the store."""
+    for connections in list(_EVERY):
+        _INHERITED.extend(connections.open.values())
+        connections.open.clear()
+        connections.lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 class Store(Repairing):
     """Image files under ``home/images`` and their index in ``home/index.sqlite``.
 
     Opening a store is cheap (one read of the usually empty ``home/.pending``); when it finds the trace of a
-    writer that died, it runs :meth:`repair` and warns once with what was repaired (``last_repair``).
+    writer that died, it runs :meth:`repair` and warns once with what was repaired (``last_repair``). A store
+    may be used from many threads at once, and by many processes; :meth:`close` (or ``with Store() as s:``)
+    closes its connections once no thread uses it any more (collecting the store closes them too).
     """
 
     def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
@@ -116,6 +199,8 @@ class Store(Repairing):
             self.pending.mkdir(exist_ok=True)
         self.db_path = self.home / "index.sqlite"
         self.last_repair: RepairReport | None = None
+        self._connections = _Connections(self.db_path)
+        weakref.finalize(self, self._connections.close)
         self._migrate()
         if self._interrupted():
             unclean = f"the image store at {self.home} was not closed cleanly (a write was interrupted)"
@@ -130,30 +215,50 @@ class Store(Repairing):
     def __repr__(self) -> str:
         return f"Store({str(self.home)!r})"
 
+    def __reduce__(self) -> tuple[type[Store], tuple[Path]]:
+        return Store, (self.home,)  # to another process: opened there anew (connections do not travel)
+
+    def close(self) -> None:
+        """Close the store's connections (every thread's); using the store again opens new ones."""
+        self._connections.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _connect(self) -> sqlite3.Connection:
+        """A new connection of its own (the caller closes it); the store's methods use the thread's one."""
         db = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT)  # the timeout is SQLite's busy_timeout
         db.row_factory = sqlite3.Row
         return db
 
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """All rows of one query, its cursor closed (an unfinished statement would hold a read snapshot open)."""
+        with closing(self._connections.get().execute(sql, params)) as cursor:
+            return cursor.fetchall()
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A connection in ``BEGIN IMMEDIATE`` (one writer at a time): committed on leaving, else rolled back."""
-        with closing(self._connect()) as db:
-            db.isolation_level = None  # transactions by hand
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        """The thread's connection in ``BEGIN IMMEDIATE`` (one writer at a time, the others wait their turn):
+        committed on leaving, else rolled back."""
+        db = self._connections.get()
+        assert not db.in_transaction, "Store transactions do not nest"  # a bug in dalle_kit, not a user error
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
             db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def _migrate(self) -> None:
         """WAL mode, then the migrations not applied yet, in one transaction that re-reads the version."""
-        with closing(self._connect()) as db:
-            _use_wal(db)
-            if db.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
-                return
+        _use_wal(self._connections.get())
+        if self._rows("PRAGMA user_version")[0][0] >= len(MIGRATIONS):
+            return
         with self._transaction() as db:  # other openers wait here, then find nothing left to do
             version = db.execute("PRAGMA user_version").fetchone()[0]
             for step, sql in enumerate(MIGRATIONS[version:], start=version + 1):
@@ -168,13 +273,7 @@ class Store(Repairing):
         Raises ``OSError`` (disk full, permissions) or ``sqlite3.Error``. The file is never left without a row
         for long: if the row fails, the next opening of the store indexes it.
         """
-        digest = hashlib.sha256(data).hexdigest()
-        path = self.images / digest[:2] / f"{digest}.{'jpg' if fmt == 'jpeg' else fmt}"
-        request = info.get("request", {})
-        row = (time.time(), digest, str(path.relative_to(self.home)), fmt, kind, request.get("endpoint"),
-               request.get("model"), request.get("prompt"), info.get("request_key"), info.get("request_id"),
-               info.get("backend"), info.get("call_id"), json.dumps(info, ensure_ascii=False, sort_keys=True,
-                                                                     default=str))
+        path, row = self._address(data, fmt, info, kind)
         if path.exists():
             self._insert(row)
         else:
@@ -182,97 +281,87 @@ class Store(Repairing):
                 self._insert(row)
         return path
 
+    def put_many(self, images: Iterable[tuple[bytes, str, Mapping[str, Any]]], *,
+                 kind: str = "image") -> list[Path | OSError]:
+        """:meth:`put` for the images of one answer, ``(data, fmt, info)`` each: their files, then their rows in
+        one transaction (one commit, one WAL sync). Per image, in order: its path, or the ``OSError`` that kept
+        its file from being written (disk full...: the others are still stored). A ``sqlite3.Error`` raises
+        (no row is written; the next opening indexes the files)."""
+        out: list[Path | OSError] = []
+        rows = []
+        with contextlib.ExitStack() as writes:
+            for data, fmt, info in images:
+                path, row = self._address(data, fmt, info, kind)
+                try:
+                    if not path.exists():
+                        writes.enter_context(self._write(path, data))
+                except OSError as exc:
+                    out.append(exc)
+                    continue
+                out.append(path)
+                rows.append(row)
+            if rows:
+                self._insert_many(rows)
+        return out
+
+    def _address(self, data: bytes, fmt: str, info: Mapping[str, Any], kind: str) -> tuple[Path, tuple[Any, ...]]:
+        """The content address of ``data`` and its row."""
+        digest = hashlib.sha256(data).hexdigest()
+        rel = os.path.join("images", digest[:2], f"{digest}.{'jpg' if fmt == 'jpeg' else fmt}")  # as repair()
+        request = info.get("request", {})
+        row = (time.time(), digest, rel, fmt, kind, request.get("endpoint"), request.get("model"),
+               request.get("prompt"), info.get("request_key"), info.get("request_id"), info.get("backend"),
+               info.get("call_id"), json.dumps(info, ensure_ascii=False, sort_keys=True, default=str))
+        return self.home / rel, row
+
     def _insert(self, row: tuple[Any, ...]) -> None:
-        with closing(self._connect()) as db, db:
-            db.execute("INSERT INTO images (created, sha256, path, format, kind, endpoint, model, prompt, "
-                       "request_key, request_id, backend, call_id, info) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+        self._insert_many([row])
 
-    def _pending_file(self, name: str) -> tuple[int, str]:
-        """A new temp file in ``.pending``, named after its target and locked by this process.
+    def _insert_many(self, rows: list[tuple[Any, ...]]) -> None:
+        with self._transaction() as db:
+            db.executemany(_INSERT, rows)
 
-        It is made as ``.new`` and renamed ``.tmp`` once locked, so no repair sees a ``.tmp`` file its live
-        writer has not locked yet (a ``.new`` file is only removed once ``NEW_GRACE`` old).
-        """
-        self.pending.mkdir(exist_ok=True)
-        if sys.platform == "win32":  # no locks to take, and an open file cannot be renamed
-            return tempfile.mkstemp(dir=self.pending, prefix=f"{name}.", suffix=".tmp")
-        while True:
-            fd, new = tempfile.mkstemp(dir=self.pending, prefix=f"{name}.", suffix=".new")
-            try:
-                lock(fd, wait=True)
-                os.replace(new, tmp := new.removesuffix(".new") + ".tmp")
-                return fd, tmp
-            except FileNotFoundError:
-                os.close(fd)  # this process stood still for seconds and a repair removed it: take another
-            except BaseException:
-                os.close(fd)
-                Path(new).unlink(missing_ok=True)
-                raise
-
-    @contextlib.contextmanager
-    def _write(self, target: Path, data: bytes) -> Iterator[None]:
+    def _write(self, target: Path, data: bytes) -> contextlib.AbstractContextManager[None]:
         """Put ``data`` at ``target`` (whole or not at all); the body indexes it; then the temp file goes."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = self._pending_file(target.name)
-        linked = done = False
-        try:
-            # Windows: no lock to keep, and an open file can be neither linked nor removed there: closed here
-            with open(fd, "wb", closefd=sys.platform == "win32") as handle:
-                chmod_new(fd)
-                handle.write(data)
-                handle.flush()
-                os.fsync(fd)
-            try:
-                os.link(tmp, target)
-            except FileExistsError:
-                pass  # the same bytes (content address), written by another process meanwhile
-            except OSError:  # no hard links on this file system: move it (then only repair() finds a file
-                os.replace(tmp, target)  # left without its row by a crash)
-            linked = True
-            sync_dir(target.parent)
-            yield
-            done = True
-        finally:
-            if done or not linked:  # in place without a row, it stays: the next opening indexes the file
-                Path(tmp).unlink(missing_ok=True)  # while still locked: no repair sees it half done
-            if sys.platform != "win32":
-                os.close(fd)
+        return linked_write(self.pending, target, data)
 
     # -- reading ----------------------------------------------------------------------------------------------
 
+    def _record(self, row: sqlite3.Row) -> dict[str, Any]:
+        record = dict(row)
+        record["path"] = str(self.home / record["path"])
+        record["info"] = json.loads(record["info"])
+        return record
+
     def history(self, limit: int = 50, *, kind: str = "image") -> list[dict[str, Any]]:
         """The newest ``limit`` records (not those flagged missing), newest first, with ``path`` made absolute."""
-        with closing(self._connect()) as db:
-            rows = db.execute("SELECT * FROM images WHERE kind = ? AND missing IS NULL ORDER BY id DESC LIMIT ?",
-                              (kind, limit))
-            records = [dict(row) for row in rows]
-        for record in records:
-            record["path"] = str(self.home / record["path"])
-            record["info"] = json.loads(record["info"])
-        return records
+        rows = self._rows("SELECT * FROM images WHERE kind = ? AND missing IS NULL ORDER BY id DESC LIMIT ?",
+                          (kind, limit))  # index images_kind_id: the newest rows of the kind, no sort
+        return [self._record(row) for row in rows]
 
     def find(self, request_key: str, count: int = 1) -> list[dict[str, Any]]:
         """The images of the newest complete answer to the request with ``request_key``: ``count`` images of one
-        call whose files are present (as ``history`` records, in index order), else ``[]``.
+        call whose files are present (as ``history`` records, ordered by their ``index``), else ``[]``.
 
         An answer that a crash cut short (fewer rows than ``count``) is not a hit; nor is a file gone from disk.
         """
-        with closing(self._connect()) as db:
-            rows = [dict(r) for r in db.execute(
-                "SELECT * FROM images WHERE request_key = ? AND kind = 'image' AND missing IS NULL ORDER BY id DESC",
-                (request_key,))]
-        calls: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:  # newest call first (dicts keep insertion order)
+        if count < 1:
+            return []
+        rows = self._rows("SELECT * FROM images WHERE request_key = ? AND +kind = 'image' AND missing IS NULL "
+                          "ORDER BY id DESC", (request_key,))  # +kind: by the images_request_key index
+        calls: dict[str, list[sqlite3.Row]] = {}
+        for row in rows:  # a call is as new as its newest row (dicts keep insertion order)
             calls.setdefault(row["call_id"] or f"row-{row['id']}", []).append(row)
-        for records in calls.values():
-            for record in records:
-                record["path"] = str(self.home / record["path"])
-                record["info"] = json.loads(record["info"])
-            by_index = {r["info"].get("index", 0): r for r in records}
-            if all(i in by_index for i in range(count)):
-                chosen = [by_index[i] for i in range(count)]
-                if all(os.path.exists(r["path"]) for r in chosen):
-                    return chosen
+        for call in calls.values():
+            if len(call) < count:
+                continue
+            by_index: dict[int, dict[str, Any]] = {}
+            for record in map(self._record, reversed(call)):  # oldest first: a repeated index keeps its first
+                index = record["info"].get("index")
+                by_index.setdefault(index if isinstance(index, int) else 0, record)
+            chosen = [by_index.get(i) for i in range(count)]
+            if all(r is not None and os.path.isfile(r["path"]) for r in chosen):
+                return [r for r in chosen if r is not None]
         return []
 
     # -- spend ------------------------------------------------------------------------------------------------
@@ -283,33 +372,31 @@ class Store(Repairing):
         now = time.time()
         row = (now, dt.date.fromtimestamp(now).isoformat(), session, backend, model, request_key, cost, images,
                int(estimated))
-        with closing(self._connect()) as db, db:
+        with self._transaction() as db:
             db.execute("INSERT INTO spend (at, day, session, backend, model, request_key, cost, images, estimated) "
                        "VALUES (?,?,?,?,?,?,?,?,?)", row)
 
     def spent(self, backend: str, *, day: dt.date | None = None, session: str | None = None) -> float:
-        """US dollars recorded for ``backend`` on ``day`` (default today), or in one ``session`` (any day)."""
-        with closing(self._connect()) as db:
-            if session is not None:
-                row = db.execute("SELECT SUM(cost) FROM spend WHERE backend = ? AND session = ?", (backend, session))
-            else:
-                row = db.execute("SELECT SUM(cost) FROM spend WHERE backend = ? AND day = ?",
-                                 (backend, (day or dt.date.today()).isoformat()))
-            return float(row.fetchone()[0] or 0.0)
+        """US dollars recorded for ``backend`` on ``day`` (default today), or in one ``session`` (any day; with
+        ``day`` too, that session on that day). Calls whose price was unknown count as 0."""
+        sql, params = "SELECT SUM(cost) FROM spend WHERE backend = ?", [backend]
+        if session is None or day is not None:
+            sql, params = sql + " AND day = ?", [*params, (day or dt.date.today()).isoformat()]
+        if session is not None:
+            sql, params = sql + " AND session = ?", [*params, session]
+        return float(self._rows(sql, tuple(params))[0][0] or 0.0)
 
     def save_listing(self, listing: Listing) -> None:
         """Replace what is kept of ``listing.host``'s ``/v1/models`` with ``listing`` (one transaction)."""
         rows = [(listing.host, model, date.isoformat() if date else None, listing.read_on.isoformat())
                 for model, date in listing.shutdown.items()]
-        with closing(self._connect()) as db, db:
+        with self._transaction() as db:
             db.execute("DELETE FROM model_listing WHERE host = ?", (listing.host,))
             db.executemany("INSERT INTO model_listing (host, model, shutdown_date, read_on) VALUES (?,?,?,?)", rows)
 
     def listing(self, host: str) -> Listing | None:
         """The ``/v1/models`` listing last read from ``host``, or None."""
-        with closing(self._connect()) as db:
-            rows = db.execute("SELECT model, shutdown_date, read_on FROM model_listing WHERE host = ?",
-                              (host,)).fetchall()
+        rows = self._rows("SELECT model, shutdown_date, read_on FROM model_listing WHERE host = ?", (host,))
         if not rows:
             return None
         shutdown = {r["model"]: dt.date.fromisoformat(r["shutdown_date"]) if r["shutdown_date"] else None

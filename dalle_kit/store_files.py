@@ -7,12 +7,14 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 if sys.platform != "win32":
     import fcntl
 
-__all__ = ["BUSY_TIMEOUT", "IMAGE_NAME", "NEW_GRACE", "STALE_AGE", "atomic_write", "chmod_new", "lock", "sync_dir"]
+__all__ = ["BUSY_TIMEOUT", "IMAGE_NAME", "NEW_GRACE", "STALE_AGE", "atomic_write", "chmod_new", "linked_write", "lock",
+           "pending_file", "sync_dir"]
 
 BUSY_TIMEOUT = 30.0  # seconds a connection waits for another process's write lock
 STALE_AGE = 600.0  # seconds: without locks (Windows, dalle_kit 0.1's temp files) only a temp file this old is dead
@@ -80,3 +82,59 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
     return target
 
 
+
+
+def pending_file(pending: Path, name: str) -> tuple[int, str]:
+    """A new temp file in ``pending``, named after its target and locked by this process (its open file).
+
+    It is made as ``.new`` and renamed ``.tmp`` once locked, so no repair sees a ``.tmp`` file its live writer
+    has not locked yet (a ``.new`` file is only removed once ``NEW_GRACE`` old). The lock is ``flock``'s: held
+    per open file, so another thread of this process, opening the file anew, sees it taken too.
+    """
+    pending.mkdir(exist_ok=True)
+    if sys.platform == "win32":  # no locks to take, and an open file cannot be renamed
+        return tempfile.mkstemp(dir=pending, prefix=f"{name}.", suffix=".tmp")
+    while True:
+        fd, new = tempfile.mkstemp(dir=pending, prefix=f"{name}.", suffix=".new")
+        try:
+            lock(fd, wait=True)
+            os.replace(new, tmp := new.removesuffix(".new") + ".tmp")
+            return fd, tmp
+        except FileNotFoundError:
+            os.close(fd)  # this process stood still for seconds and a repair removed it: take another
+        except BaseException:
+            os.close(fd)
+            Path(new).unlink(missing_ok=True)
+            raise
+
+
+@contextlib.contextmanager
+def linked_write(pending: Path, target: Path, data: bytes) -> Iterator[None]:
+    """Put ``data`` at ``target`` (whole or not at all) through a locked temp file in ``pending``; the body
+    indexes it; then the temp file goes. If the body raises, the temp file stays (unlocked once closed) as the
+    trace by which the next opening of the store finds the file and indexes it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = pending_file(pending, target.name)
+    linked = done = False
+    try:
+        # Windows: no lock to keep, and an open file can be neither linked nor removed there: closed here
+        with open(fd, "wb", closefd=sys.platform == "win32") as handle:
+            chmod_new(fd)
+            handle.write(data)
+            handle.flush()
+            os.fsync(fd)
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            pass  # the same bytes (content address), written by another process meanwhile
+        except OSError:  # no hard links on this file system: move it (then only repair() finds a file
+            os.replace(tmp, target)  # left without its row by a crash)
+        linked = True
+        sync_dir(target.parent)
+        yield
+        done = True
+    finally:
+        if done or not linked:  # in place without a row, it stays: the next opening indexes the file
+            Path(tmp).unlink(missing_ok=True)  # while still locked: no repair sees it half done
+        if sys.platform != "win32":
+            os.close(fd)

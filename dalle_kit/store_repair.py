@@ -77,11 +77,18 @@ class Repairing:
                     yield entry, None
 
     def _interrupted(self) -> bool:
-        """Whether a writer died (an abandoned temp file in ``.pending``): the cheap check made on opening."""
+        """Whether a writer died (an abandoned temp file in ``.pending``, or a ``.new`` one older than
+        ``NEW_GRACE``: killed before it took its lock): the cheap check made on opening, ``.pending`` only."""
+        now, old_new = time.time(), False
+        with contextlib.suppress(FileNotFoundError), os.scandir(self.pending) as entries:
+            for entry in entries:
+                with contextlib.suppress(FileNotFoundError):
+                    if entry.name.endswith(".new") and now - entry.stat().st_mtime > NEW_GRACE:
+                        old_new = True
         fds = [fd for _, fd in self._pending_entries() if fd is not None]
         for fd in fds:
             os.close(fd)
-        return bool(fds)
+        return bool(fds) or old_new
 
     def _list_images(self, removed: list[Path]) -> dict[str, str]:
         """Image files under ``images/``: path relative to home -> full path; old-style abandoned temp files go."""

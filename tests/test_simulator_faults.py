@@ -153,6 +153,28 @@ def test_latency_fixed_and_seeded_range():
     assert len(set(draws)) == 5
 
 
+def test_latency_includes_drawing(monkeypatch):
+    """The latency is the least an image answer takes, drawing included: a slow draw is not waited for twice."""
+    from dalle_kit.simulator import output
+
+    real = output.encoded
+
+    def slow(*args, **kwargs):
+        time.sleep(0.6)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(output, "encoded", slow)
+    c = client(Simulator(latency=0.6))
+    start = time.monotonic()
+    assert c.images.generate(**BODY).data
+    took = time.monotonic() - start
+    assert 0.6 <= took < 1.05  # drawing then the whole latency would be >= 1.2 s
+    monkeypatch.setattr(output, "encoded", real)  # a fast draw still waits for the rest of the latency
+    start = time.monotonic()
+    assert c.images.generate(**BODY).data
+    assert time.monotonic() - start >= 0.6
+
+
 def test_moderation_trigger_words():
     c = client(Simulator(), max_retries=3)
     with pytest.raises(openai.BadRequestError) as info:

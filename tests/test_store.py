@@ -231,3 +231,140 @@ def test_a_stream_warns_once_and_yields_every_item(tmp_path, monkeypatch):
     assert len(caught.list) == 1
     assert [i.partial for i in items] == [0, 1, None] and [i.stored_at is None for i in items] == [True, False, True]
     kit.close()
+
+
+# -- the old .new trace, put_many ---------------------------------------------------------------------------------
+
+
+def test_a_writer_killed_before_its_lock_is_repaired_on_open(tmp_path):
+    store = Store(tmp_path)
+    dead = store.pending / "abc.png.dead0002.new"  # made by mkstemp, never locked nor renamed: its writer died
+    dead.write_bytes(b"")
+    Store(tmp_path).close()  # young: maybe a live writer between mkstemp and its lock; nothing said
+    assert dead.exists()
+    long_ago = time.time() - STALE_AGE
+    os.utime(dead, (long_ago, long_ago))
+    with pytest.warns(DalleKitWarning, match=r"removed 1 unfinished temp file"):
+        Store(tmp_path).close()
+    assert not dead.exists()
+    store.close()
+
+
+def test_put_many_writes_one_answer_in_one_transaction(tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    commits = []
+    store._connections.get().set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    info = [{"request": {"prompt": "trio"}, "call_id": "c1", "request_key": "k", "index": i} for i in range(3)]
+    paths = store.put_many([(_png(10 + i), "png", info[i]) for i in range(3)])
+    assert len(commits) == 1 and [p.read_bytes() for p in paths] == [_png(10 + i) for i in range(3)]
+    assert [r["path"] for r in store.find("k", 3)] == [str(p) for p in paths]
+    assert store.put_many([]) == []
+    real = Store._write
+
+    def full_on_second(self, target, data):
+        if data == _png(21):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, target, data)
+
+    monkeypatch.setattr(Store, "_write", full_on_second)
+    done = store.put_many([(_png(20 + i), "png", {"call_id": "c2", "index": i}) for i in range(3)])
+    assert isinstance(done[1], OSError) and done[1].errno == errno.ENOSPC
+    assert [p.read_bytes() for p in (done[0], done[2]) if isinstance(p, Path)] == [_png(20), _png(22)]
+    assert len(store.history()) == 5 and list(store.pending.iterdir()) == []
+    store.close()
+
+
+def test_a_failed_put_many_leaves_its_files_for_the_next_open(tmp_path, monkeypatch):
+    store = Store(tmp_path)
+
+    def locked(self, rows):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Store, "_insert_many", locked)
+    with pytest.raises(sqlite3.OperationalError):
+        store.put_many([(_png(30 + i), "png", {}) for i in range(2)])
+    monkeypatch.undo()
+    with pytest.warns(DalleKitWarning, match=r"indexed 2 image file\(s\)"):
+        Store(tmp_path).close()
+    assert len(store.history(kind="recovered")) == 2
+    store.close()
+
+
+# -- find: the newest complete answer to a request ------------------------------------------------------------
+
+
+def _answer(store: Store, key: str, call: str, indexes, *, seed: int, kind: str = "image") -> list[Path]:
+    return [store.put(_png(seed + i), "png", {"request_key": key, "call_id": call, "index": i,
+                                              "request": {"prompt": f"{call} {i}"}}, kind=kind)
+            for i in indexes]
+
+
+def test_find_returns_the_newest_complete_answer_in_index_order(tmp_path):
+    store = Store(tmp_path)
+    assert store.find("k", 2) == []
+    _answer(store, "k", "old", [1, 0], seed=40)  # stored out of order
+    _answer(store, "k", "new", [0, 1], seed=50)
+    _answer(store, "other", "x", [0, 1], seed=60)
+    _answer(store, "k", "previews", [0, 1], seed=70, kind="partial")  # previews are not an answer
+    found = store.find("k", 2)
+    assert [r["prompt"] for r in found] == ["new 0", "new 1"]
+    assert all(Path(r["path"]).is_absolute() and r["info"]["call_id"] == "new" for r in found)
+    assert store.find("k", 3) == [] and store.find("k", 0) == [] and store.find("nothing", 1) == []
+    store.close()
+
+
+def test_find_skips_an_answer_cut_short_or_with_a_file_gone(tmp_path):
+    store = Store(tmp_path)
+    _answer(store, "k", "complete", [0, 1, 2], seed=80)
+    _answer(store, "k", "cut short", [0, 1], seed=90)  # a crash after two of three rows
+    assert [r["prompt"] for r in store.find("k", 3)] == ["complete 0", "complete 1", "complete 2"]
+    gone = _answer(store, "k", "newest", [0, 1, 2], seed=100)
+    assert next(r["prompt"] for r in store.find("k", 3)) == "newest 0"
+    gone[1].unlink()  # not yet flagged by repair(): find() looks
+    assert next(r["prompt"] for r in store.find("k", 3)) == "complete 0"
+    store.repair()  # flagged missing now
+    assert next(r["prompt"] for r in store.find("k", 3)) == "complete 0"
+    store.close()
+
+
+def test_find_groups_interleaved_answers_by_call_and_reads_rows_without_a_call_id(tmp_path):
+    store = Store(tmp_path)
+    for i in range(2):  # two answers to the same request stored at once (two threads): their rows interleave
+        _answer(store, "k", "a", [i], seed=110 + i)
+        _answer(store, "k", "b", [i], seed=120 + i)
+    assert [r["prompt"] for r in store.find("k", 2)] == ["b 0", "b 1"]
+    legacy = store.put(_png(130), "png", {"request_key": "old", "request": {"prompt": "no call id"}})
+    assert [r["path"] for r in store.find("old", 1)] == [str(legacy)]  # a row on its own is an answer of one
+    assert store.find("old", 2) == []
+    store.close()
+
+
+# -- the spend ledger -----------------------------------------------------------------------------------------
+
+
+def test_spend_is_summed_per_backend_day_and_session(tmp_path, monkeypatch):
+    import datetime as dt
+
+    import dalle_kit.store as store_module
+
+    store = Store(tmp_path)
+    today, yesterday = dt.date.today(), dt.date.today() - dt.timedelta(days=1)
+    assert store.spent("openai") == 0.0
+    common = {"model": "gpt-image-2", "request_key": "k", "images": 1}
+    store.record_spend(backend="openai", session="s1", cost=0.25, **common)
+    store.record_spend(backend="openai", session="s2", cost=0.5, estimated=True, **common)
+    store.record_spend(backend="openai", session="s1", cost=None, **common)  # price unknown: counts 0
+    store.record_spend(backend="simulator", session="s1", cost=9.0, **common)
+    noon_yesterday = time.mktime((*yesterday.timetuple()[:3], 12, 0, 0, 0, 0, -1))
+    with monkeypatch.context() as patch:
+        patch.setattr(store_module.time, "time", lambda: noon_yesterday)
+        store.record_spend(backend="openai", session="s1", cost=2.0, **common)
+    assert store.spent("openai") == pytest.approx(0.75)
+    assert store.spent("openai", day=today) == pytest.approx(0.75)
+    assert store.spent("openai", day=yesterday) == pytest.approx(2.0)
+    assert store.spent("openai", session="s1") == pytest.approx(2.25)  # any day
+    assert store.spent("openai", session="s1", day=today) == pytest.approx(0.25)  # both: that session that day
+    assert store.spent("simulator") == pytest.approx(9.0) and store.spent("nobody") == 0.0
+    rows = store._rows("SELECT day, estimated, images FROM spend WHERE session = 's2'")
+    assert [tuple(r) for r in rows] == [(today.isoformat(), 1, 1)]
+    store.close()

@@ -6,12 +6,14 @@ The figures (race rounds and errors; kills and what each left) are printed: ``py
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import random
 import signal
 import sqlite3
 import sys
+import threading
 import time
 import warnings
 from collections import Counter
@@ -96,19 +98,23 @@ def _generate_forever(home: str, first_seed: int) -> None:
     seed = first_seed
     while True:
         kit = Kit(simulator=Simulator(seed=seed), home=home, quiet=True)
-        kit.generate("a lighthouse", n=3, size="2048x2048", quality="high", output_format="png")
+        kit.generate(f"a lighthouse {seed}", n=3, size="2048x2048", quality="high", output_format="png")  # new: no cache hit
         kit.close()
         seed += 1
 
 
-def _census(home: Path) -> Counter[str]:
-    """What is on disk, read without opening the store (which would repair it)."""
+def _census(home: Path, now: float | None = None) -> Counter[str]:
+    """What is on disk, read without opening the store (which would repair it); a ``.new`` temp file is old if it
+    was ``NEW_GRACE`` old at ``now`` (after opening: when the store was opened, which removes the old ones)."""
+    now = time.time() if now is None else now
     found: Counter[str] = Counter()
     files = {str(p.relative_to(home)) for p in (home / "images").glob("*/*") if not p.name.startswith(".")}
+    found["half-written files"] = sum(hashlib.sha256((home / f).read_bytes()).hexdigest() != Path(f).stem
+                                      for f in files)  # a file's name is its bytes' hash: whole or absent
     found["legacy temp"] = len(list((home / "images").glob("*/.*.tmp")))
     for entry in (home / ".pending").iterdir():
         if entry.suffix == ".new":
-            found["new temp (young)" if time.time() - entry.stat().st_mtime < NEW_GRACE else "new temp (old)"] += 1
+            found["new temp (young)" if now - entry.stat().st_mtime < NEW_GRACE else "new temp (old)"] += 1
         else:  # .tmp: the image is in place (hard-linked) or was not finished
             found["temp, image in place" if entry.stat().st_nlink > 1 else "temp, unfinished"] += 1
     rows = {path for path, _ in _rows(home)} if (home / "index.sqlite").exists() else set()
@@ -117,9 +123,31 @@ def _census(home: Path) -> Counter[str]:
     return found
 
 
-def _kill_at_random(ctx, home: Path, seed: int, rng: random.Random, targeted: bool) -> None:
+def _put_forever(home: str, seed: int) -> None:
+    """Three threads writing random images (10-400 kB) for ever, by put() and by put_many() (an answer of 3)."""
+    from dalle_kit.store import Store
+
+    warnings.simplefilter("ignore")
+    store = Store(home)
+
+    def write(t: int) -> None:
+        rng = random.Random(seed * 10 + t)
+        while True:
+            images = [(rng.randbytes(rng.randrange(10_000, 400_000)), "png", {"call_id": f"{seed}-{t}", "index": i})
+                      for i in range(1 if t == 0 else 3)]
+            if t == 0:
+                store.put(*images[0])
+            else:
+                store.put_many(images)
+
+    for t in range(3):
+        threading.Thread(target=write, args=(t,), daemon=True).start()
+    time.sleep(3600)
+
+
+def _kill_at_random(ctx, home: Path, seed: int, rng: random.Random, targeted: bool, writer=_generate_forever) -> None:
     """Start a writer and SIGKILL it: at a random moment, or (targeted) a random instant into a write."""
-    child = ctx.Process(target=_generate_forever, args=(str(home), seed))
+    child = ctx.Process(target=writer, args=(str(home), seed))
     child.start()
     if targeted:  # wait for a temp file to appear in .pending, then a few random milliseconds
         deadline = time.monotonic() + 5
@@ -133,25 +161,33 @@ def _kill_at_random(ctx, home: Path, seed: int, rng: random.Random, targeted: bo
     assert child.exitcode == -signal.SIGKILL
 
 
-def test_writers_killed_at_random_leave_nothing_that_opening_does_not_repair(tmp_path, ctx):
+@pytest.mark.parametrize("writer", [_generate_forever, _put_forever], ids=["Kit.generate", "threads put/put_many"])
+def test_writers_killed_at_random_leave_nothing_that_opening_does_not_repair(tmp_path, ctx, writer):
     home, rng, started = tmp_path / "home", random.Random(9), time.perf_counter()
-    Store(home)
+    Store(home).close()
     before: Counter[str] = Counter()
     warned = 0
-    for kill in range(KILLS):
-        _kill_at_random(ctx, home, kill * 1000, rng, targeted=kill % 2 == 1)
+    kills = KILLS if writer is _generate_forever else KILLS // 2
+    for kill in range(kills):
+        _kill_at_random(ctx, home, kill * 1000, rng, targeted=kill % 2 == 1, writer=writer)
         found = _census(home)
         assert found["rows without files"] == 0  # file first, then row: never the other way round
         before.update(found)
+        opened = time.time()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             store = Store(home)
         ours = [w for w in caught if issubclass(w.category, DalleKitWarning)]
         assert len(ours) == (1 if store.last_repair else 0), [str(w.message) for w in ours]
         warned += len(ours)
-        after = _census(home)
+        after = _census(home, now=opened)
         assert {k: v for k, v in after.items() if v and k != "new temp (young)"} == {}, (kill, found, after)
-        assert not store.repair()
-    print(f"\nkill -9: {KILLS} kills in {time.perf_counter() - started:.1f} s, {len(store.history(1000))} images "
+        again = store.repair()  # nothing left; at most a .new temp file come of age (NEW_GRACE) since opening
+        assert not (again.recovered or again.missing or again.restored), again
+        assert all(p.suffix == ".new" for p in again.temp_removed), again
+        store.close()
+    with Store(home) as store:
+        stored = len(store.history(100_000))
+    print(f"\nkill -9 ({writer.__name__}): {kills} kills in {time.perf_counter() - started:.1f} s, {stored} images "
           f"stored; found before opening, summed over the kills: {dict(before)}; opening repaired and warned "
           f"{warned} times; left after opening: nothing")

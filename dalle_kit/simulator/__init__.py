@@ -17,7 +17,10 @@ it survives bad clients (deadlines, size and connection limits, the API's error 
 Options of :class:`Simulator` (all keyword-only):
 
 - ``seed``: makes pictures, faults, latency draws and request ids reproducible.
-- ``latency``: seconds before each image answer, fixed or a ``(low, high)`` uniform range.
+- ``latency``: the least time an image answer takes, drawing included, fixed or a ``(low, high)`` uniform range
+  (``--latency``): the simulator waits what remains after parsing, checking and drawing, ``max(0, latency -
+  elapsed)``, so a picture that takes longer to draw than the latency is not delayed further. Injected faults,
+  drops, 429 and moderation refusals wait the same way; a stream waits before its first event.
 - ``rate_limit``: images per minute (sliding 60 s window; ``--rate-limit``); beyond it, 429 ``rate_limit_exceeded``
   (``type: requests``) with ``Retry-After`` (whole seconds) and ``retry-after-ms``. A request larger than the limit
   itself gets the 429 "Request too large" without retry headers (no wait would help).

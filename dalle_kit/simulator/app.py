@@ -56,7 +56,8 @@ _ROUTES = (("POST", re.compile(r"/images/generations/?$"), "generate", "POST /v1
 class Reply:
     """An answer: status and headers, then a body, or SSE ``events`` as (delay before, bytes) pairs.
 
-    ``delay`` is the latency to wait before answering; ``drop`` means close the connection without a word.
+    ``delay`` is what remains of the latency to wait before answering (the latency minus the time the answer took
+    to make, never below 0); ``drop`` means close the connection without a word.
     """
 
     status: int
@@ -249,7 +250,11 @@ class Core:
     def _images(self, endpoint: str, headers: Mapping[str, str], body: bytes, origin: str,
                 request_id: str) -> Reply:
         started = time.perf_counter()
-        delay = self.faults.delay()
+        latency = self.faults.delay()
+
+        def delay() -> float:  # the latency is the least an answer takes, drawing included: wait what remains
+            return max(0.0, latency - (time.perf_counter() - started))
+
         form = parse_body(headers.get("content-type"), body)
         refused = account_error(self._account, form, endpoint, legacy=self.legacy, today=self.today)
         if refused is not None:
@@ -258,27 +263,27 @@ class Core:
         job = check(form, endpoint, legacy=self.legacy, today=self.today)
         fault = self.faults.draw()
         if fault == "drop":
-            return Reply(0, drop=True, delay=delay)
+            return Reply(0, drop=True, delay=delay())
         if fault is not None:
-            return self._injected(int(fault), delay)
+            return self._injected(int(fault), delay())
         refusal = self.faults.admit(job.n, output.request_tokens(job))
         if refusal is not None:
             self._count_kind("rate_limited" if refusal.kind == "images" else "rate_limited_tokens")
             reply = self._error(refusal_error(refusal, job.spec.id), request_id)
-            reply.delay = delay
+            reply.delay = delay()
             return reply
         verdict = self._moderation(job)
         created = int(time.time())
         if verdict and (verdict[0] != "output" or not job.stream):
             reply = self._error(self._blocked(job, verdict, request_id), request_id)
-            reply.delay = delay
+            reply.delay = delay()
             return reply
         if job.stream:
             blocked = self._blocked(job, verdict, request_id).body()["error"] if verdict else None
             self._count_kind("generated", job.n if not blocked else 0)
             events = output.stream_events(job, self.seed, created, self.partial_delay, blocked)
             return Reply(200, {"content-type": "text/event-stream", "cache-control": "no-cache"}, events=events,
-                         delay=delay)
+                         delay=delay())
         files = [output.encoded(job, i, self.seed)[0] for i in range(job.n)]
         self._count_kind("generated", job.n)
         urls = None
@@ -287,7 +292,7 @@ class Core:
         payload = output.images_response(job, files, created, urls)
         ms = int((time.perf_counter() - started) * 1000)
         reply = _json(200, payload, {"openai-processing-ms": str(ms)})
-        reply.delay = delay
+        reply.delay = delay()
         return reply
 
     def _count_kind(self, kind: str, amount: int = 1) -> None:

@@ -4,8 +4,9 @@
     client = openai.OpenAI(api_key="sk-offline", base_url="http://simulator.local/v1",
                            http_client=httpx2.Client(transport=sim.transport()))
 
-No port and no thread: the SDK's request is answered by a function call. Latency and stream pacing sleep in
-the caller (``time.sleep`` for sync, ``asyncio.sleep`` for async); a dropped connection raises
+No port: the SDK's request is answered by a function call (for the async transport, in a worker thread, so a
+batch's requests are drawn side by side rather than one after another on the event loop). Latency and stream
+pacing sleep in the caller (``time.sleep`` for sync, ``asyncio.sleep`` for async); a dropped connection raises
 ``httpx2.RemoteProtocolError``, which the SDK treats as a connection error and retries.
 
 The client's read timeout (``openai.OpenAI(timeout=...)``, ``Kit(timeout=...)``: ``request.extensions["timeout"]
@@ -123,7 +124,8 @@ class AsyncSimTransport(httpx2.AsyncBaseTransport):
         self.core = core
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        reply = _call(self.core, request, await request.aread())
+        # drawn in a worker thread, as a server would: concurrent requests are not queued behind the drawing
+        reply = await asyncio.to_thread(_call, self.core, request, await request.aread())
         if reply.delay:
             await _await(request, reply.delay)
         if reply.drop:
