@@ -31,7 +31,7 @@ class ManyAtOnce:
     # -- many at once -------------------------------------------------------------------------------------------
 
     def generate_many(self, requests: Iterable[Any], *, concurrency: int = 8, images_per_minute: float | None = None,
-                      tokens_per_minute: float | None = None, retries: int = 6, deadline: float | None = 900.0,
+                      tokens_per_minute: float | None = None, retries: int = 10, deadline: float | None = 900.0,
                       progress: bool = True, fresh: bool = False, **common: Any) -> ManyResult:
         """Generate for many requests at once: prompt strings, dicts of ``generate`` arguments, or ``Request``s
         from ``kit.request``; ``common`` keyword arguments apply to all (a dict's own values win).
@@ -47,7 +47,7 @@ class ManyAtOnce:
         return run_sync(lambda: run_many(self._kit(), "generate", outcomes, options))
 
     def edit_many(self, requests: Iterable[Any], *, concurrency: int = 8, images_per_minute: float | None = None,
-                  tokens_per_minute: float | None = None, retries: int = 6, deadline: float | None = 900.0,
+                  tokens_per_minute: float | None = None, retries: int = 10, deadline: float | None = 900.0,
                   progress: bool = True, fresh: bool = False, **common: Any) -> ManyResult:
         """Edit for many requests at once: dicts of ``edit`` arguments (``image``, ``prompt``, ``mask`` ...),
         ``Request``s, or prompts with ``image=...`` in ``common``. Otherwise as ``generate_many``."""
@@ -57,7 +57,7 @@ class ManyAtOnce:
 
     async def agenerate_many(self, requests: Iterable[Any], *, concurrency: int = 8,
                              images_per_minute: float | None = None, tokens_per_minute: float | None = None,
-                             retries: int = 6, deadline: float | None = 900.0, progress: bool = True,
+                             retries: int = 10, deadline: float | None = 900.0, progress: bool = True,
                              fresh: bool = False, **common: Any) -> ManyResult:
         """Async twin of ``generate_many``."""
         options = Options(concurrency, images_per_minute, tokens_per_minute, retries, deadline, progress, fresh)
@@ -65,7 +65,7 @@ class ManyAtOnce:
 
     async def aedit_many(self, requests: Iterable[Any], *, concurrency: int = 8,
                          images_per_minute: float | None = None, tokens_per_minute: float | None = None,
-                         retries: int = 6, deadline: float | None = 900.0, progress: bool = True,
+                         retries: int = 10, deadline: float | None = 900.0, progress: bool = True,
                          fresh: bool = False, **common: Any) -> ManyResult:
         """Async twin of ``edit_many``."""
         options = Options(concurrency, images_per_minute, tokens_per_minute, retries, deadline, progress, fresh)

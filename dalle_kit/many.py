@@ -46,12 +46,13 @@ STOP_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
 
 @dataclass(frozen=True)
 class Options:
-    """How a batch is sent. ``deadline``: seconds for the whole batch, retries included (None: no limit)."""
+    """How a batch is sent. ``deadline``: seconds for the whole batch, retries and answers awaited included (None:
+    no limit); a call still unanswered then ends in ``TimeoutError``."""
 
     concurrency: int = 8
     images_per_minute: float | None = None
     tokens_per_minute: float | None = None
-    retries: int = 6
+    retries: int = 10
     deadline: float | None = 900.0
     progress: bool = True
     fresh: bool = False
@@ -95,10 +96,11 @@ def _to_request(kit: Kit, endpoint: str, given: Any, common: Mapping[str, Any]) 
 
 def prepare(kit: Kit, endpoint: str, items: Iterable[Any], common: Mapping[str, Any]) -> list[Outcome]:
     """Validate every request before any is sent; repeats of one request get takes 1, 2 ... (own keys)."""
-    if isinstance(items, (str, bytes, Mapping, Request)):
+    if isinstance(items, (str, bytes, Mapping, Request)) or hasattr(items, "render"):  # one request (a Prompt)
         items = [items]
     outcomes = []
     seen: Counter[str] = Counter()
+    used: set[str] = set()  # the keys given out: a take the caller set by hand may not share one with a repeat
     for index, given in enumerate(items):
         outcome = Outcome(index, given)
         try:
@@ -108,7 +110,12 @@ def prepare(kit: Kit, endpoint: str, items: Iterable[Any], common: Mapping[str, 
         else:
             take = seen[request.key] + request.take
             seen[request.key] += 1
-            outcome.request = replace(request, take=take) if take != request.take else request
+            taken = replace(request, take=take) if take != request.take else request
+            while taken.key in used:
+                take += 1
+                taken = replace(request, take=take)
+            used.add(taken.key)
+            outcome.request = taken
         outcomes.append(outcome)
     return outcomes
 
@@ -151,13 +158,15 @@ class _Run:
         deadline = self.options.deadline
         return deadline is not None and time.monotonic() - self.started > deadline
 
-    def _tick(self, outcome: Outcome | None = None) -> None:
+    def _tick(self, outcome: Outcome | None = None, *, refresh: bool = False) -> None:
+        """Count ``outcome`` (when one ended) and update the bar; ``refresh``: show it now (a retry began: the
+        bar may not move again until a wait of seconds is over)."""
         if outcome is not None and outcome.cost is not None and outcome.source == "api":
             self.spend += outcome.cost
         done = sum(1 for o in self.outcomes if o.ok)
         failed = sum(1 for o in self.outcomes if o.source in ("failed", "invalid"))
         self.bar.set_postfix_str(f"done {done}, failed {failed}, retrying {self.retrying}, spend {usd(self.spend)}",
-                                 refresh=False)
+                                 refresh=refresh)
         if outcome is not None:
             self.bar.update(1)
 
@@ -181,19 +190,25 @@ class _Run:
         call = self.kit._raw_method(client, request)
         began = time.monotonic()
         while True:
-            if self.stopped is not None or self._late():
-                outcome.error = outcome.error or self.stopped or TimeoutError(
-                    f"the batch's deadline ({self.options.deadline:g} s) passed before this request was answered")
-                outcome.source = "failed" if outcome.attempts else "not sent"
-                break
-            async with semaphore:
+            async with semaphore:  # checked again once a slot is ours: the batch may have stopped meanwhile
+                if self._halted(outcome):
+                    break
                 if not await self.pacer.acquire(images, tokens, self._remaining()):
-                    continue  # the deadline passed while waiting: the loop's head reports it
+                    continue  # the deadline passed while waiting: the next round reports it
+                if self._halted(outcome):  # stopped while paced: give back what acquire() counted
+                    self.pacer.done(images, tokens, None)
+                    break
                 outcome.attempts += 1
                 self.sent += 1
+                remaining = self._remaining()
                 try:
                     with annotate(self.kit._client.api_key):
-                        raw = await call()
+                        # the deadline bounds the wait for an answer too: a slow or silent server ends the batch
+                        raw = await (call() if remaining is None else asyncio.wait_for(call(), max(0.0, remaining)))
+                except TimeoutError:
+                    self.pacer.done(images, tokens, None)
+                    outcome.error = TimeoutError(f"the batch's deadline ({self.options.deadline:g} s) passed while "
+                                                 "waiting for this answer (it may still be billed)")
                 except (openai.APIError, OSError) as exc:
                     self.pacer.done(images, tokens, getattr(getattr(exc, "response", None), "headers", None))
                     outcome.error = exc
@@ -217,6 +232,15 @@ class _Run:
         outcome.seconds = round(time.monotonic() - began, 4)
         self._tick(outcome)
 
+    def _halted(self, outcome: Outcome) -> bool:
+        """True (and the outcome says why) when the batch stopped or its deadline passed: send nothing more."""
+        if self.stopped is None and not self._late():
+            return False
+        outcome.error = outcome.error or self.stopped or TimeoutError(
+            f"the batch's deadline ({self.options.deadline:g} s) passed before this request was answered")
+        outcome.source = "failed" if outcome.attempts else "not sent"
+        return True
+
     def _remaining(self) -> float | None:
         deadline = self.options.deadline
         return None if deadline is None else deadline - (time.monotonic() - self.started)
@@ -235,7 +259,7 @@ class _Run:
         if remaining is not None and wait > remaining:
             wait = max(0.0, remaining)
         self.retrying += 1
-        self._tick()
+        self._tick(refresh=True)
         try:
             await asyncio.sleep(wait)
         finally:

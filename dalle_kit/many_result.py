@@ -74,10 +74,11 @@ class Outcome:
         if (mod := self.moderation) is not None:
             categories = ", ".join(mod["categories"]) or "unspecified"
             return f"blocked by moderation at the {mod['stage']} stage ({categories})"
-        if isinstance(self.error, InvalidRequest):
+        if self.source == "invalid" or isinstance(self.error, InvalidRequest):
             return f"invalid, not sent: {self.error}"
         text = str(self.error).splitlines()[0] if str(self.error) else type(self.error).__name__
-        return f"{type(self.error).__name__}: {text}"
+        why = f"{type(self.error).__name__}: {text}"
+        return f"not sent ({why})" if self.source == "not sent" else why
 
 
 class ManyResult(Sequence[Outcome]):

@@ -3,7 +3,8 @@
 Two sources of limits, both applied:
 
 - limits given by the caller (``images_per_minute=``, ``tokens_per_minute=``): starts are spread evenly, one
-  image every ``60 / images_per_minute`` seconds (the API enforces per-minute limits over shorter windows);
+  image every ``60 / images_per_minute`` seconds (the API enforces per-minute limits over shorter windows),
+  and no 60 s holds starts of more than the limit (a request of ``n`` images counts ``n``);
 - limits the API reports in every answer's ``x-ratelimit-{limit,remaining}-{requests,images,tokens}`` headers: a
   bucket synced to what the API says remains, refilling at ``limit / 60`` per second, less what is in flight. A
   batch far below the limit is never slowed; one that would pass it waits for the window to free up.
@@ -14,8 +15,11 @@ After a 429 with ``Retry-After``, :meth:`Pacer.hold` keeps every start back unti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
+import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -23,6 +27,9 @@ from .registry import parse_size
 from .request import Request
 
 __all__ = ["Pacer", "request_tokens", "retry_after"]
+
+WINDOW = 60.0  # seconds: the API's limits are per minute
+EPSILON = 1e-6  # seconds of slack against float rounding when a start leaves the window
 
 #: Output tokens of one 1024x1024 image per quality (the published gpt-image-1 table, forum-relayed), scaled
 #: by pixels; ``auto`` is counted as ``high`` so pacing errs on the safe side.
@@ -42,23 +49,29 @@ def request_tokens(request: Request) -> int:
 
 
 def retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds the server asks to wait: ``retry-after-ms``, else ``Retry-After`` (seconds or an HTTP date)."""
+    """Seconds the server asks to wait: ``retry-after-ms``, else ``Retry-After`` (seconds or an HTTP date); None
+    when neither says anything usable. Never raises: a header that is not a finite number or a date is ignored."""
     if not headers:
         return None
     ms = headers.get("retry-after-ms")
     if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
+        with contextlib.suppress(ValueError):
+            if math.isfinite(value := float(ms)):
+                return max(0.0, value / 1000)
     text = headers.get("retry-after")
-    if not text:
+    if not text or not text.strip():
         return None
     try:
-        return max(0.0, float(text))
+        value = float(text)
     except ValueError:
-        when = email.utils.parsedate_to_datetime(text) if text.strip() else None
-        return max(0.0, when.timestamp() - time.time()) if when is not None else None
+        pass
+    else:
+        return max(0.0, value) if math.isfinite(value) else None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+        return max(0.0, when.timestamp() - time.time())
+    except (ValueError, TypeError, OverflowError, IndexError):  # not a date (the parser's errors vary by version)
+        return None
 
 
 @dataclass
@@ -87,6 +100,26 @@ class Pacer:
         self._held_until = 0.0
         self._in_flight = {"images": 0.0, "tokens": 0.0}
         self._buckets: dict[str, _Bucket] = {}
+        self._started: deque[tuple[float, int, int]] = deque()  # (when, images, tokens) of the last 60 s's starts
+
+    def _window_wait(self, now: float, images: int, tokens: int) -> float:
+        """Seconds until the starts of the last 60 s leave room for this request under the given limits.
+
+        Even spacing alone charges a request's images to the time *after* it starts, so a large request right
+        after a small one could put more than the limit into one minute; this sliding window forbids that."""
+        while self._started and self._started[0][0] + WINDOW <= now + EPSILON:
+            self._started.popleft()
+        wait = 0.0
+        for column, need, limit in ((1, images, self.images_per_minute), (2, tokens, self.tokens_per_minute)):
+            if not limit or need > limit:  # no limit given, or a request larger than it: the API says so
+                continue
+            excess = sum(entry[column] for entry in self._started) + need - limit
+            for entry in self._started:  # oldest first: wait until enough of them have left the window
+                if excess <= 0:
+                    break
+                excess -= entry[column]
+                wait = max(wait, entry[0] + WINDOW - now)
+        return wait
 
     def wait_for(self, images: int, tokens: int) -> float:
         """Seconds until a request of ``images`` and ``tokens`` may start; when 0, it is counted as started."""
@@ -96,6 +129,8 @@ class Pacer:
             wait = max(wait, self._next_image - now)
         if self.tokens_per_minute:
             wait = max(wait, self._next_token - now)
+        if self.images_per_minute or self.tokens_per_minute:
+            wait = max(wait, self._window_wait(now, images, tokens))
         for family, need in (("images", images), ("tokens", tokens)):
             bucket = self._buckets.get(family)
             if bucket is not None and need <= bucket.limit:  # a request larger than the limit: the API says so
@@ -108,6 +143,8 @@ class Pacer:
             self._next_image = max(self._next_image, now) + images * 60.0 / self.images_per_minute
         if self.tokens_per_minute:
             self._next_token = max(self._next_token, now) + tokens * 60.0 / self.tokens_per_minute
+        if self.images_per_minute or self.tokens_per_minute:
+            self._started.append((now, images, tokens))
         self._in_flight["images"] += images
         self._in_flight["tokens"] += tokens
         return 0.0

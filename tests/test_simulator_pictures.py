@@ -164,9 +164,20 @@ def test_deterministic_by_request_index_and_seed():
     assert two[0] != two[1] and two == [d.b64_json for d in gen(client(Simulator(seed=1)), n=2).data]
 
 
+def test_a_request_asked_again_gets_a_new_picture_and_a_new_simulator_repeats_the_sequence():
+    def answers(sim):
+        c = client(sim)
+        return [gen(c, quality="low").data[0].b64_json for _ in range(3)]
+
+    first = answers(Simulator(seed=3))
+    assert len(set(first)) == 3  # the API draws anew each time it is asked
+    assert answers(Simulator(seed=3)) == first  # still seeded
+
+
 def test_stream_final_equals_plain_answer_and_partials_sharpen(c):
     plain = gen(c, quality="medium").data[0].b64_json
-    events = list(gen(c, quality="medium", stream=True, partial_images=3))
+    other = client(Simulator(seed=11, today=dt.date(2026, 11, 23)), max_retries=0)  # a first ask there too
+    events = list(gen(other, quality="medium", stream=True, partial_images=3))
     assert events[-1].b64_json == plain
     final = decode(plain).convert("RGB")
     errors = [ImageStat.Stat(ImageChops.difference(decode(e.b64_json).convert("RGB"), final)).mean[0]

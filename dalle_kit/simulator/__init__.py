@@ -16,7 +16,8 @@ it survives bad clients (deadlines, size and connection limits, the API's error 
 
 Options of :class:`Simulator` (all keyword-only):
 
-- ``seed``: makes pictures, faults, latency draws and request ids reproducible.
+- ``seed``: makes pictures, faults, latency draws and request ids reproducible. A request asked again gets a new
+  picture, as from the API (the same sequence of requests to a new simulator still gives the same pictures).
 - ``latency``: the least time an image answer takes, drawing included, fixed or a ``(low, high)`` uniform range
   (``--latency``): the simulator waits what remains after parsing, checking and drawing, ``max(0, latency -
   elapsed)``, so a picture that takes longer to draw than the latency is not delayed further. Injected faults,

@@ -97,6 +97,7 @@ class Core:
         self.moderation_words = {w.lower(): (stage, list(cats)) for w, (stage, cats) in words.items()}
         self._lock = threading.Lock()
         self._files: OrderedDict[str, tuple[bytes, str, float]] = OrderedDict()
+        self._drawn: OrderedDict[str, int] = OrderedDict()  # fingerprint -> pictures drawn for it (the newest 10,000)
         self.clock = time.monotonic  # for URL expiry; tests may replace it
         self.reset_stats()
 
@@ -278,6 +279,7 @@ class Core:
             reply = self._error(self._blocked(job, verdict, request_id), request_id)
             reply.delay = delay()
             return reply
+        self._again(job)
         if job.stream:
             blocked = self._blocked(job, verdict, request_id).body()["error"] if verdict else None
             self._count_kind("generated", job.n if not blocked else 0)
@@ -294,6 +296,17 @@ class Core:
         reply = _json(200, payload, {"openai-processing-ms": str(ms)})
         reply.delay = delay()
         return reply
+
+    def _again(self, job: Job) -> None:
+        """Asked again, the API draws a new picture: a repeat of a request gets its own (still seeded: the same
+        sequence of requests to a new simulator gives the same pictures)."""
+        with self._lock:
+            repeat = self._drawn.pop(job.fingerprint, 0)
+            self._drawn[job.fingerprint] = repeat + 1
+            while len(self._drawn) > 10_000:
+                self._drawn.popitem(last=False)
+        if repeat:
+            object.__setattr__(job, "fingerprint", f"{job.fingerprint}:{repeat}")
 
     def _count_kind(self, kind: str, amount: int = 1) -> None:
         with self._lock:
