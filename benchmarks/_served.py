@@ -1,9 +1,12 @@
 """Shared by the benchmarks that need the served simulator (``dalle-kit serve``) in a subprocess.
 
-Not a benchmark itself (``make bench`` runs it too; it does nothing then). ``Served(*serve_options, photo=False)``
-starts the real ``serve_main`` on a free port with ``--quiet``; ``photo=True`` first patches the simulator's
-``output.encoded`` to answer every PNG request with one precomputed noisy 1536x1024 picture (a few MB, drawn once
-at start) made unique per answer by a tEXt chunk, so the server spends its time on the wire, not drawing.
+Not a benchmark itself (``make bench`` runs it too; it does nothing then). ``Served(*serve_options, photo=False,
+drawn=False)`` starts the real ``serve_main`` on a free port with ``--quiet``. Unless ``drawn=True``, it first
+patches the simulator's ``output.encoded`` to answer every PNG request with one precomputed picture made unique per
+answer by a tEXt chunk: the simulator's own flat 1024x1024 picture (~40 KB), or with ``photo=True`` a noisy
+1536x1024 one (a few MB). So the server spends its time on the wire, not drawing: on a 2-core machine, drawing
+eight pictures at once makes some answers come later than the latency, for every client alike, and the
+benchmarks measure the clients.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ IMAGES = "POST /v1/images/generations"
 SERVER = r"""
 import sys
 
-if sys.argv[1] == "photo":
+if sys.argv[1] in ("photo", "flat"):
     import io
     import itertools
     import struct
@@ -31,19 +34,22 @@ if sys.argv[1] == "photo":
 
     from PIL import Image, ImageFilter
 
-    from dalle_kit.simulator import output
+    from dalle_kit.simulator import output, render
 
-    W, H = 1536, 1024
-    # a photo-like picture: smooth colour gradients under fine grain (PNG compresses it poorly, as photos do)
-    base = Image.linear_gradient("L").resize((W, H))
-    tint = Image.radial_gradient("L").resize((W, H))
-    grain = [Image.effect_noise((W, H), sigma) for sigma in (28, 32, 36)]
-    channels = [Image.blend(Image.blend(base, tint, 0.3 * k), g.filter(ImageFilter.BoxBlur(k % 2)), 0.5)
-                for k, g in enumerate(grain)]
-    buf = io.BytesIO()
-    Image.merge("RGB", channels).save(buf, "PNG", compress_level=1)
-    PHOTO = buf.getvalue()
-    HEAD, IEND = PHOTO[:-12], PHOTO[-12:]
+    if sys.argv[1] == "photo":
+        W, H = 1536, 1024
+        # a photo-like picture: smooth colour gradients under fine grain (PNG compresses it poorly, as photos do)
+        base = Image.linear_gradient("L").resize((W, H))
+        tint = Image.radial_gradient("L").resize((W, H))
+        grain = [Image.effect_noise((W, H), sigma) for sigma in (28, 32, 36)]
+        channels = [Image.blend(Image.blend(base, tint, 0.3 * k), g.filter(ImageFilter.BoxBlur(k % 2)), 0.5)
+                    for k, g in enumerate(grain)]
+        buf = io.BytesIO()
+        Image.merge("RGB", channels).save(buf, "PNG", compress_level=1)
+        PICTURE = buf.getvalue()
+    else:  # the simulator's own flat picture (1024x1024, low), drawn once
+        PICTURE = render.encode(render.draw(render.Scene("a lighthouse", 1024, 1024, quality="low")), "png")
+    HEAD, IEND = PICTURE[:-12], PICTURE[-12:]
     assert IEND[4:8] == b"IEND"
     counter = itertools.count()
 
@@ -59,9 +65,9 @@ if sys.argv[1] == "photo":
         return HEAD + text_chunk(b"Comment\x00" + tag) + IEND, None
 
     output.encoded = encoded
-    print(f"photo {len(PHOTO)}", flush=True)
+    print(f"{sys.argv[1]} {len(PICTURE)}", flush=True)
 else:
-    print("flat", flush=True)
+    print("drawn", flush=True)
 
 from dalle_kit.simulator.server import serve_main
 
@@ -83,8 +89,9 @@ def engine() -> tuple[Any, str | None]:
 class Served:
     """The served simulator in a subprocess; ``url`` is its /v1 base URL. Use as a context manager (stops it)."""
 
-    def __init__(self, *options: str, photo: bool = False) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", SERVER, "photo" if photo else "flat", *options],
+    def __init__(self, *options: str, photo: bool = False, drawn: bool = False) -> None:
+        mode = "drawn" if drawn else "photo" if photo else "flat"
+        self.proc = subprocess.Popen([sys.executable, "-c", SERVER, mode, *options],
                                      stdout=subprocess.PIPE, text=True, cwd=REPO,
                                      env={**os.environ, "PYTHONPATH": str(REPO)})
         try:

@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import os
 import sqlite3
+import ssl
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -39,6 +40,13 @@ VARIATION_PROMPT = ("Create a variation of this image: keep its subject, composi
                     "and change the details.")
 OFFLINE_URL = "http://simulator.dalle-kit.invalid/v1"
 _OFFLINE_KEY = "offline-simulator"
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """The TLS settings a new HTTP client would make (certificates, ``SSL_CERT_FILE``), made once: making them
+    takes ~20 ms, which a batch's own client would otherwise pay every time."""
+    return httpx2.create_ssl_context()
 
 
 class Kit(ManyAtOnce):
@@ -117,8 +125,8 @@ class Kit(ManyAtOnce):
         self._http = http
         sim = self.simulator
         self._new_async_http: Callable[[], httpx2.AsyncClient] = (  # a batch's own client, for its own loop
-            (lambda: httpx2.AsyncClient(transport=sim.async_transport()))
-            if sim is not None else openai.DefaultAsyncHttpx2Client)
+            (lambda: httpx2.AsyncClient(transport=sim.async_transport())) if sim is not None
+            else lambda: openai.DefaultAsyncHttpx2Client(verify=_ssl_context()))
         options: dict[str, Any] = {"api_key": key, "base_url": base_url, "max_retries": max_retries}
         if timeout is not None:
             options["timeout"] = timeout
@@ -166,7 +174,7 @@ class Kit(ManyAtOnce):
         return self.request("edit", image=image, prompt=prompt or VARIATION_PROMPT, n=n, **params)
 
     def _collector(self, request: Request) -> Collector:
-        return Collector(request, self.store, self.backend, self._fetch, pricing=costs.cost)
+        return Collector(request, self.store, self.backend, self._fetch, pricing=costs.cost, session=self.session)
 
     def _cached(self, request: Request, fresh: bool = False) -> ImageResult | ImageSet | None:
         """The stored answer to ``request`` (the cache), or None: cache off, ``fresh``, a miss or an unreadable
@@ -234,9 +242,7 @@ class Kit(ManyAtOnce):
         collector = self._collector(request)
         with annotate(self._client.api_key):
             response = self._call(self._client, request)
-        result = collector.from_response(response)
-        self._record_spend(collector, len(as_list(result)))
-        return result
+        return collector.from_response(response)  # its spend is in the ledger with its images
 
     def _stream(self, request: Request) -> Iterator[ImageResult]:
         self.check_budget([request], "this request")
@@ -328,9 +334,7 @@ class Kit(ManyAtOnce):
         collector = self._collector(request)
         with annotate(self._client.api_key):
             response = await self._call(self._aclient, request)
-        result = collector.from_response(response)
-        self._record_spend(collector, len(as_list(result)))
-        return result
+        return collector.from_response(response)  # its spend is in the ledger with its images
 
     async def _astream(self, request: Request) -> AsyncIterator[ImageResult]:
         self.check_budget([request], "this request")

@@ -175,7 +175,6 @@ class _Run:
         collector = self.kit._collector(request)
         result = collector.from_response(raw.parse())
         images = [result] if isinstance(result, ImageResult) else list(result)
-        self.kit._record_spend(collector, len(images))
         for image in images:
             if image.format != "svg":
                 with contextlib.suppress(Exception):  # a thumbnail is a nicety: the image is stored already
@@ -190,6 +189,7 @@ class _Run:
         call = self.kit._raw_method(client, request)
         began = time.monotonic()
         while True:
+            raw = None
             async with semaphore:  # checked again once a slot is ours: the batch may have stopped meanwhile
                 if self._halted(outcome):
                     break
@@ -214,14 +214,16 @@ class _Run:
                     outcome.error = exc
                 else:
                     self.pacer.done(images, tokens, raw.headers)
-                    try:
-                        outcome.result, outcome.cost = await asyncio.get_running_loop().run_in_executor(
-                            pool, self._finish, request, raw)
-                    except Exception as exc:  # an answer without images, a body the SDK cannot parse
-                        outcome.error, outcome.source = exc, "failed"
-                        break
-                    outcome.error, outcome.source = None, "api"
+            if raw is not None:  # the slot is free again: image work in a thread never holds back the next send
+                try:
+                    outcome.result, outcome.cost = await asyncio.get_running_loop().run_in_executor(
+                        pool, self._finish, request, raw)
+                except Exception as exc:  # an answer without images, a body the SDK cannot parse
+                    outcome.error, outcome.source = exc, "failed"
                     break
+                outcome.error, outcome.source = None, "api"
+                break
+            assert outcome.error is not None  # no answer: the call raised
             kind = _classify(outcome.error)
             if kind == "stop":
                 self.stopped = self.stopped or outcome.error
@@ -276,7 +278,7 @@ class _Run:
                 client = self.kit._aclient.with_options(http_client=self.kit._new_async_http(), max_retries=0)
                 semaphore = asyncio.Semaphore(self.options.concurrency)
                 try:
-                    with ThreadPoolExecutor(max_workers=min(8, self.options.concurrency),
+                    with ThreadPoolExecutor(max_workers=min(4, self.options.concurrency),
                                             thread_name_prefix="dalle_kit-images") as pool:
                         await asyncio.gather(*(self._send(client, pool, o, semaphore) for o in todo))
                 finally:

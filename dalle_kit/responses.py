@@ -62,6 +62,7 @@ class Collector:
     pricing: Pricing | None = None  # (model, usage) -> US dollars or None
     call_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)  # groups one answer's rows
     cost: float | None = None  # what this call cost in all (None: unknown), set once the answer is read
+    session: str | None = None  # with a session, a whole answer's spend enters the ledger with its images
 
     def _unstored(self, data: bytes, *, partial: int | None = None, **fields: Any) -> ImageResult:
         """A result for ``data``, not stored yet."""
@@ -73,12 +74,13 @@ class Collector:
         return ImageResult(data=data, format=fmt, width=width, height=height, request=self.request,
                            timings=timings, backend=self.backend, partial=partial, **fields)
 
-    def _stored(self, results: list[ImageResult], kind: str = "image") -> list[ImageResult]:
-        """Store the images of one answer (one transaction); each comes back with ``stored_at``, or in memory
-        only when the store cannot take it (the bytes are paid for, never dropped)."""
+    def _stored(self, results: list[ImageResult], kind: str = "image",
+                spend: dict[str, Any] | None = None) -> list[ImageResult]:
+        """Store the images of one answer (one transaction, with its ``spend``); each comes back with
+        ``stored_at``, or in memory only when the store cannot take it (the bytes are paid for, never dropped)."""
         try:
             places = self.store.put_many([(r.data, r.format, {**r.info(), "call_id": self.call_id}) for r in results],
-                                         kind=kind)
+                                         kind=kind, spend=spend)
         except sqlite3.Error as exc:  # the files are written; the next opening of the store indexes them
             self.unstored.extend(exc for _ in results)
             return results
@@ -124,7 +126,10 @@ class Collector:
             results.append(self._unstored(data, index=index, usage=usage, revised_prompt=item.revised_prompt,
                                           request_id=request_id, created=response.created, size_hint=response.size,
                                           cost=share))
-        results = self._stored(results) if results else results
+        spend = None if self.session is None else {
+            "backend": self.backend, "session": self.session, "model": self.request.model,
+            "request_key": self.request.key, "cost": self.cost, "images": len(results)}
+        results = self._stored(results, spend=spend) if results else results
         if not results:
             raise ResponseError("the API answered without images (an empty data list); nothing was stored")
         if self.unstored:

@@ -87,6 +87,15 @@ MIGRATIONS: tuple[str, ...] = (
 SYNCHRONOUS = "FULL"
 _INSERT = ("INSERT INTO images (created, sha256, path, format, kind, endpoint, model, prompt, request_key, "
            "request_id, backend, call_id, info) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
+_INSERT_SPEND = ("INSERT INTO spend (at, day, session, backend, model, request_key, cost, images, estimated) "
+                 "VALUES (?,?,?,?,?,?,?,?,?)")
+
+
+def _spend_row(*, backend: str, session: str, model: str | None, request_key: str | None, cost: float | None,
+               images: int, estimated: bool = False) -> tuple[Any, ...]:
+    now = time.time()
+    return (now, dt.date.fromtimestamp(now).isoformat(), session, backend, model, request_key, cost, images,
+            int(estimated))
 
 def default_home() -> Path:
     """``DALLE_KIT_HOME``, else the user data folder for dalle_kit."""
@@ -281,12 +290,13 @@ class Store(Repairing):
                 self._insert(row)
         return path
 
-    def put_many(self, images: Iterable[tuple[bytes, str, Mapping[str, Any]]], *,
-                 kind: str = "image") -> list[Path | OSError]:
+    def put_many(self, images: Iterable[tuple[bytes, str, Mapping[str, Any]]], *, kind: str = "image",
+                 spend: Mapping[str, Any] | None = None) -> list[Path | OSError]:
         """:meth:`put` for the images of one answer, ``(data, fmt, info)`` each: their files, then their rows in
         one transaction (one commit, one WAL sync). Per image, in order: its path, or the ``OSError`` that kept
         its file from being written (disk full...: the others are still stored). A ``sqlite3.Error`` raises
-        (no row is written; the next opening indexes the files)."""
+        (no row is written; the next opening indexes the files). ``spend`` (the arguments of
+        :meth:`record_spend`) enters the ledger in the same transaction."""
         out: list[Path | OSError] = []
         rows = []
         with contextlib.ExitStack() as writes:
@@ -300,8 +310,8 @@ class Store(Repairing):
                     continue
                 out.append(path)
                 rows.append(row)
-            if rows:
-                self._insert_many(rows)
+            if rows or spend is not None:
+                self._insert_many(rows, spend)
         return out
 
     def _address(self, data: bytes, fmt: str, info: Mapping[str, Any], kind: str) -> tuple[Path, tuple[Any, ...]]:
@@ -317,9 +327,11 @@ class Store(Repairing):
     def _insert(self, row: tuple[Any, ...]) -> None:
         self._insert_many([row])
 
-    def _insert_many(self, rows: list[tuple[Any, ...]]) -> None:
+    def _insert_many(self, rows: list[tuple[Any, ...]], spend: Mapping[str, Any] | None = None) -> None:
         with self._transaction() as db:
             db.executemany(_INSERT, rows)
+            if spend is not None:
+                db.execute(_INSERT_SPEND, _spend_row(**spend))
 
     def _write(self, target: Path, data: bytes) -> contextlib.AbstractContextManager[None]:
         """Put ``data`` at ``target`` (whole or not at all); the body indexes it; then the temp file goes."""
@@ -369,12 +381,10 @@ class Store(Repairing):
     def record_spend(self, *, backend: str, session: str, model: str | None, request_key: str | None,
                      cost: float | None, images: int, estimated: bool = False) -> None:
         """Add one answered call to the spend ledger (``cost`` None: price unknown). Local calendar day."""
-        now = time.time()
-        row = (now, dt.date.fromtimestamp(now).isoformat(), session, backend, model, request_key, cost, images,
-               int(estimated))
+        row = _spend_row(backend=backend, session=session, model=model, request_key=request_key, cost=cost,
+                         images=images, estimated=estimated)
         with self._transaction() as db:
-            db.execute("INSERT INTO spend (at, day, session, backend, model, request_key, cost, images, estimated) "
-                       "VALUES (?,?,?,?,?,?,?,?,?)", row)
+            db.execute(_INSERT_SPEND, row)
 
     def spent(self, backend: str, *, day: dt.date | None = None, session: str | None = None) -> float:
         """US dollars recorded for ``backend`` on ``day`` (default today), or in one ``session`` (any day; with

@@ -277,7 +277,7 @@ def test_put_many_writes_one_answer_in_one_transaction(tmp_path, monkeypatch):
 def test_a_failed_put_many_leaves_its_files_for_the_next_open(tmp_path, monkeypatch):
     store = Store(tmp_path)
 
-    def locked(self, rows):
+    def locked(self, rows, spend=None):
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(Store, "_insert_many", locked)
