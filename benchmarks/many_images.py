@@ -14,9 +14,9 @@ Every run prints wall seconds and its ratio to that ideal:
   minutes; then the same 16-image call again on the same store (second / first; it should send no request: the
   server's request count before and after).
 
-Flat pictures are the simulator's own (about 35 KB, drawn once at the server's start, see _served.py). Photo-like ones are 1536x1024
-noisy PNGs of about 3.8 MB (the server hands out one precomputed picture, made unique per answer, so drawing is
-not the bottleneck: moving the bytes is). Each run has a fresh temporary store (``home``) and its own prompts, so
+Flat pictures are the simulator's own (about 35 KB); photo-like ones are 1536x1024 noisy PNGs of about 3.8 MB.
+Either is drawn once when the server starts and made unique per answer (see _served.py), so drawing is not the
+bottleneck: moving the bytes is. Each run has a fresh temporary store (``home``) and its own prompts, so
 nothing is cached unless meant, and the server's counters and rate-limit windows are reset before each run (the
 server advertises 250 images a minute in its ``x-ratelimit-*`` headers even when it enforces nothing; a client
 that paces itself by them would otherwise be slowed by the runs before it). The dalle_kit runs print a skip line

@@ -90,7 +90,10 @@ def _safe_stem(name: str | None) -> str:
 
 
 def to_upload(obj: Any, param: str = "image") -> Upload:
-    """An ``Upload`` of ``obj``, or ``InvalidRequest`` when it is not an image that can be sent (see image_io)."""
+    """An ``Upload`` of ``obj``, or ``InvalidRequest`` when it is not an image that can be sent (see image_io).
+    An ``Upload`` is itself already (a batch reads and digests a shared input once)."""
+    if isinstance(obj, Upload):
+        return obj
     src = source(obj, param)
     stem = param.replace("[", "-").rstrip("]")
     if isinstance(src, Image.Image):

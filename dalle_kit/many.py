@@ -27,8 +27,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import openai
 from tqdm.auto import tqdm
 
+from . import costs
 from .api_errors import annotate
 from .errors import DalleKitError, InvalidArgument
+from .inputs import to_uploads
 from .many_result import ManyResult, Outcome
 from .pacing import Pacer, request_tokens, retry_after
 from .request import Request
@@ -94,10 +96,25 @@ def _to_request(kit: Kit, endpoint: str, given: Any, common: Mapping[str, Any]) 
     return kit.request(endpoint, **params)
 
 
+def _shared_uploads(common: Mapping[str, Any]) -> dict[str, Any]:
+    """``common`` with its input images and masks read, checked and digested once for the whole batch (a bad
+    one is left as given: each request then reports it)."""
+    out = dict(common)
+    for name in ("image", "mask", "markup"):
+        value = out.get(name)
+        if value is not None:
+            with contextlib.suppress(DalleKitError):
+                uploads = to_uploads(value, name)
+                several = isinstance(value, list) or (isinstance(value, tuple) and len(uploads) > 1)
+                out[name] = list(uploads) if several else uploads[0]
+    return out
+
+
 def prepare(kit: Kit, endpoint: str, items: Iterable[Any], common: Mapping[str, Any]) -> list[Outcome]:
     """Validate every request before any is sent; repeats of one request get takes 1, 2 ... (own keys)."""
     if isinstance(items, (str, bytes, Mapping, Request)) or hasattr(items, "render"):  # one request (a Prompt)
         items = [items]
+    common = _shared_uploads(common)
     outcomes = []
     seen: Counter[str] = Counter()
     used: set[str] = set()  # the keys given out: a take the caller set by hand may not share one with a repeat
@@ -270,6 +287,9 @@ class _Run:
     async def go(self) -> ManyResult:
         todo = [o for o in self.outcomes if o.source == "not sent" and o.request is not None]
         desc = f"{self.endpoint} ×{len(self.outcomes)}"
+        if todo and self.options.progress:  # what the requests still to send may cost, before sending
+            estimate = costs.estimate_many([o.request for o in todo if o.request is not None])
+            desc += f" (est. {estimate})" if estimate.known else ""
         with tqdm(total=len(self.outcomes), desc=desc, unit="req", disable=not self.options.progress,
                   dynamic_ncols=True) as self.bar:
             self.bar.update(len(self.outcomes) - len(todo))

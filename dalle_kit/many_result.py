@@ -18,6 +18,8 @@ __all__ = ["ManyResult", "Outcome"]
 #: How an outcome came to be: made by the API now, answered from the store, refused before sending (invalid),
 #: failed at the API (after any retries), or never sent (the batch stopped: no credit, bad key, deadline).
 SOURCES = ("api", "store", "invalid", "failed", "not sent")
+#: Thumbnails a batch shows in a notebook (each ~10 kB); the rest are listed as a count.
+HTML_THUMBNAILS = 24
 
 
 @dataclass
@@ -164,10 +166,11 @@ class ManyResult(Sequence[Outcome]):
         return f"ManyResult({self.summary()})"
 
     def _repr_html_(self) -> str:
-        cells: list[str] = []
-        for outcome in self._outcomes:
-            if outcome.ok:
-                cells.extend(image._repr_html_() for image in outcome.images)
+        images = [image for outcome in self._outcomes for image in outcome.images]
+        cells = [image._repr_html_() for image in images[:HTML_THUMBNAILS]]
+        if len(images) > HTML_THUMBNAILS:  # a notebook stays light: the rest are on disk and in .images
+            cells.append(f"<div style='font:12px sans-serif;align-self:center'>… and {len(images) - HTML_THUMBNAILS}"
+                         " more (result.images)</div>")
         lines = [f"<div style='font:12px sans-serif;color:#a00'>#{o.index}: {html.escape(o.reason())}"
                  f"{' — ' + html.escape((o.prompt or '')[:60]) if o.prompt else ''}</div>" for o in self.errors]
         return (f"<div style='font:bold 12px sans-serif;margin:2px 0'>{html.escape(self.summary())}</div>"
