@@ -44,6 +44,9 @@ __all__ = ["Options", "prepare", "run_many", "run_sync"]
 T = TypeVar("T")
 #: Account-wide refusals: nothing else in the batch can succeed, so the rest is not sent.
 STOP_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
+#: Seconds a 429's ``Retry-After`` may ask for and still be waited out (the SDK's own limit); asking more stops
+#: the batch: the rest would only wait too. ``retry_failed()`` later sends what was left.
+LONGEST_WAIT = 120.0
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,12 @@ def _classify(exc: BaseException) -> str:
         code = exc.code or body.get("code")
         if code in STOP_CODES or exc.status_code == 401:
             return "stop"
-        if exc.status_code == 429 or exc.status_code >= 500:
+        should = exc.response.headers.get("x-should-retry")
+        if should == "false" or code in ("moderation_blocked", "content_policy_violation"):  # the same refusal again
+            return "final"
+        if exc.status_code == 429 and (retry_after(exc.response.headers) or 0.0) > LONGEST_WAIT:
+            return "stop"  # a daily or account limit, not a per-minute one: every other request would wait too
+        if should == "true" or exc.status_code == 429 or exc.status_code >= 500:
             return "retry"
         return "final"
     return "retry" if isinstance(exc, openai.APIConnectionError) else "final"
@@ -242,6 +250,11 @@ class _Run:
                 break
             assert outcome.error is not None  # no answer: the call raised
             kind = _classify(outcome.error)
+            if kind == "stop" and getattr(outcome.error, "status_code", None) == 429:
+                asked = retry_after(outcome.error.response.headers)  # type: ignore[attr-defined]
+                outcome.error.add_note(f"dalle_kit: the API asks to wait {asked:.0f} s, longer than a batch waits "
+                                       f"({LONGEST_WAIT:.0f} s), so the batch stopped; run result.retry_failed() "
+                                       "later to send what is left")
             if kind == "stop":
                 self.stopped = self.stopped or outcome.error
             if kind != "retry" or outcome.attempts > self.options.retries:

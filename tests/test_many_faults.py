@@ -72,6 +72,49 @@ def test_retry_after_in_seconds_is_honoured_when_there_is_no_retry_after_ms(monk
     assert second - first >= 1.0 - 0.002
 
 
+def _rewritten(sim, monkeypatch, change):
+    """Every image answer of ``sim`` passed through ``change(reply)`` first."""
+    original = sim.handle
+
+    def handle(method, path, headers, body, origin):
+        reply = original(method, path, headers, body, origin)
+        if "/images/" in path:
+            change(reply)
+        return reply
+
+    monkeypatch.setattr(sim, "handle", handle)
+
+
+def test_x_should_retry_from_the_server_is_obeyed(monkeypatch):
+    """``x-should-retry: false`` on a 500 ends the request at once; ``true`` on a 409 retries it."""
+    for status, header, expected in ((500, "false", 1), (409, "true", 3)):
+        sim = Simulator(seed=1, fail={status: 1.0})
+        _rewritten(sim, monkeypatch, lambda reply, h=header: reply.headers.update({"x-should-retry": h}))
+        with kit_on(sim) as kit:
+            result = kit.generate_many(["a fox"], retries=2, progress=False, **FAST)
+        assert result[0].source == "failed" and result[0].attempts == expected, (status, header)
+        assert sent(sim) == expected
+
+
+def test_a_429_asking_for_more_than_two_minutes_stops_the_batch_at_once(monkeypatch):
+    """A daily or account limit (Retry-After: 1 hour) is not waited out: the batch stops with a note saying
+    so, and what is left is "not sent" for retry_failed() later."""
+    sim = Simulator(seed=1, fail={429: 1.0})
+
+    def one_hour(reply):
+        reply.headers.pop("retry-after-ms", None)
+        reply.headers["retry-after"] = "3600"
+
+    _rewritten(sim, monkeypatch, one_hour)
+    with kit_on(sim) as kit:
+        started = time.monotonic()
+        result = kit.generate_many([f"a fox {i}" for i in range(6)], concurrency=1, progress=False, **FAST)
+    assert time.monotonic() - started < 5
+    assert [o.source for o in result] == ["failed"] + ["not sent"] * 5
+    assert any("3600 s" in note for note in result[0].error.__notes__)
+    assert sent(sim) == 1
+
+
 def test_5xx_and_dropped_connections_are_retried(monkeypatch):
     sim = Simulator(seed=15, fail={500: 0.15, 503: 0.1, "drop": 0.1})  # seed 15: all three kinds come up
     recorder = Recorder(sim, monkeypatch)
