@@ -250,8 +250,9 @@ class _Run:
                 break
             assert outcome.error is not None  # no answer: the call raised
             kind = _classify(outcome.error)
-            if kind == "stop" and getattr(outcome.error, "status_code", None) == 429:
-                asked = retry_after(outcome.error.response.headers)  # type: ignore[attr-defined]
+            response = getattr(outcome.error, "response", None)
+            asked = retry_after(response.headers) if kind == "stop" and response is not None else None
+            if asked is not None and asked > LONGEST_WAIT:
                 outcome.error.add_note(f"dalle_kit: the API asks to wait {asked:.0f} s, longer than a batch waits "
                                        f"({LONGEST_WAIT:.0f} s), so the batch stopped; run result.retry_failed() "
                                        "later to send what is left")
