@@ -1,9 +1,5 @@
-"""Prices, estimates and budgets for the Images API, in US dollars.
-
-``prices.json`` beside this module holds token rates (USD per 1M tokens) and per-image figures, each model with its
-source, date and confidence (official, relayed, user, none); ``null`` is unknown, never guessed. Layers, later ones
-winning field by field: that table, the JSON file named by ``DALLE_KIT_PRICES`` (same shape), :func:`set_price`.
-A dated snapshot id uses its own entry where there is one, else its model's (``registry.get(id).snapshot_of``).
+"""Prices, estimates and budgets for the Images API, in US dollars. The price table itself (``prices.json``, the
+``DALLE_KIT_PRICES`` file, :func:`set_price`) is read by :mod:`dalle_kit.price_table`; its names are here too.
 
 Estimates are ranges: output tokens from gpt-image-1's relayed table (scaled by pixels) and the per-image figures
 where published, covering both where they disagree; ``size="auto"`` spans the sizes the model can pick and
@@ -15,50 +11,22 @@ high-quality 1024x1024 image's count per input (no rule is published for either)
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import json
 import math
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
-from types import MappingProxyType
-from typing import Any, TypeGuard
+from typing import Any
 
 from . import registry
 from .errors import BudgetExceeded, InvalidArgument
+from .price_table import ENV, Price, batch_discount, bundled, number, price, reset_prices, set_price
 from .request import Request
 
 __all__ = ["ENV", "Estimate", "Price", "batch_discount", "check_budget", "cost", "estimate", "estimate_many", "price",
            "reset_prices", "set_price", "usd"]
 
-ENV = "DALLE_KIT_PRICES"
-RATES = ("text_in", "text_in_cached", "image_in", "image_in_cached", "image_out", "text_out")
-FIELDS = (*RATES, "per_image", "source", "as_of", "confidence")
-CONFIDENCE = ("official", "relayed", "user", "none")
 AUTO_QUALITIES = ("low", "medium", "high")
-_TOP = ("about", "as_of", "batch_discount", "partial_image_tokens", "output_tokens", "models")
 _PER_M = 1_000_000
 _PX_1024 = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Price:
-    """One model's prices: token rates in USD per 1M tokens (None: unknown), and ``per_image``: quality -> size
-    -> USD for one output image where OpenAI publishes such a table (input extra; may be empty)."""
-
-    model: str
-    text_in: float | None
-    text_in_cached: float | None
-    image_in: float | None
-    image_in_cached: float | None
-    image_out: float | None
-    per_image: Mapping[str, Mapping[str, float]]
-    source: str
-    as_of: dt.date
-    confidence: str
-    text_out: float | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +60,7 @@ class Estimate:
 
     def discounted(self, fraction: float) -> Estimate:
         """This estimate with ``fraction`` off (``0.5``: the Batch API's 50%)."""
-        if not _number(fraction) or fraction > 1:
+        if not number(fraction) or fraction > 1:
             raise InvalidArgument(f"discounted(fraction={fraction!r}): expected a number from 0 to 1")
         keep = 1 - fraction
         return dataclasses.replace(self, low=None if self.low is None else self.low * keep,
@@ -106,158 +74,12 @@ class Estimate:
         return f"{text} + {self.unknown} unknown" if self.unknown else text
 
 
-def _number(x: object) -> TypeGuard[float]:
-    """A finite real number >= 0 (not a bool)."""
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
-
-
 def _plus(a: float | None, b: float | None) -> float | None:
     return a if b is None else b if a is None else a + b
 
 
 def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
     return a + tuple(x for x in b if x not in a)
-
-
-_overrides: dict[str, dict[str, Any]] = {}
-_env_cache: dict[tuple[str, int, int], dict[str, Any]] = {}
-
-
-def _bad(where: str, problem: str) -> InvalidArgument:
-    return InvalidArgument(f"{where}: {problem}")
-
-
-def _per_image(value: object, where: str) -> Mapping[str, Mapping[str, float]]:
-    if not isinstance(value, Mapping) or not all(isinstance(q, str) and isinstance(row, Mapping) and all(
-            isinstance(s, str) and registry.parse_size(s) is not None and _number(u) for s, u in row.items())
-            for q, row in value.items()):
-        raise _bad(where, "per_image must map quality -> size -> US dollars >= 0, like {'high': {'1024x1024': "
-                   f"0.21}}, not {value!r}")
-    return MappingProxyType({q: MappingProxyType({s.strip().lower(): float(u) for s, u in row.items()})
-                             for q, row in value.items()})
-
-
-def _entry(raw: object, where: str) -> dict[str, Any]:
-    """The fields of one model's entry, checked (only those present)."""
-    if not isinstance(raw, Mapping):
-        raise _bad(where, f"expected an object of prices, not {type(raw).__name__}")
-    out: dict[str, Any] = {}
-    for name, value in raw.items():
-        if name not in FIELDS:
-            raise _bad(where, f"unknown field {name!r}; allowed: {', '.join(FIELDS)}")
-        if name in RATES and value is not None and not _number(value):
-            raise _bad(where, f"{name}: a price must be a number >= 0 or None, not {value!r}")
-        if name == "as_of" and not isinstance(value, dt.date):
-            try:
-                value = dt.date.fromisoformat(str(value))
-            except ValueError:
-                raise _bad(where, f"as_of must be a date like '2026-11-23', not {value!r}") from None
-        if (name == "confidence" and value not in CONFIDENCE) or (
-                name == "source" and not (isinstance(value, str) and value.strip())):
-            must = f"one of {', '.join(CONFIDENCE)}" if name == "confidence" else "a non-empty string"
-            raise _bad(where, f"{name} must be {must}, not {value!r}")
-        out[name] = _per_image(value, where) if name == "per_image" else value
-    return out
-
-
-def _table(data: object, where: str) -> dict[str, Any]:
-    """A parsed prices file (bundled or ``DALLE_KIT_PRICES``), checked; models' entries as dicts of fields."""
-    if not isinstance(data, Mapping):
-        raise _bad(where, "expected a JSON object with a 'models' object")
-    unknown = [k for k in data if k not in _TOP]
-    if unknown:
-        raise _bad(where, f"unknown key {unknown[0]!r}; allowed: {', '.join(_TOP)}")
-    models = data.get("models", {})
-    if not isinstance(models, Mapping):
-        raise _bad(where, "'models' must map model ids to prices")
-    out: dict[str, Any] = {"models": {str(m): _entry(e, f"{where}: models[{m!r}]") for m, e in models.items()}}
-    if "batch_discount" in data:
-        fact = data["batch_discount"]
-        value = fact.get("value") if isinstance(fact, Mapping) else fact
-        if not _number(value) or value > 1:
-            raise _bad(where, f"batch_discount must be a fraction from 0 to 1, not {value!r}")
-        out["batch_discount"] = float(value)
-    return out
-
-
-@cache
-def _bundled() -> dict[str, Any]:
-    raw = json.loads(resources.files("dalle_kit").joinpath("prices.json").read_text(encoding="utf-8"))
-    return {**raw, **_table(raw, "the bundled prices.json")}
-
-
-def _env() -> dict[str, Any]:
-    """The ``DALLE_KIT_PRICES`` layer, read again when the file changes; {} when the variable is unset."""
-    path = os.environ.get(ENV, "").strip()
-    if not path:
-        return {}
-    where = f"{ENV} file {path}"
-    try:
-        stat = os.stat(path)
-        key = (path, stat.st_mtime_ns, stat.st_size)
-        if key not in _env_cache:
-            with open(path, encoding="utf-8") as f:
-                table = _table(json.load(f), where)
-            defaults = {"source": where, "as_of": dt.date.fromtimestamp(stat.st_mtime), "confidence": "user"}
-            table["models"] = {m: {**defaults, **e} for m, e in table["models"].items()}
-            _env_cache.clear()
-            _env_cache[key] = table
-        return _env_cache[key]
-    except OSError as e:
-        raise _bad(where, f"cannot read it ({e.strerror or e})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise _bad(where, f"not valid JSON ({e})") from None
-
-
-def set_price(model: str, **rates: Any) -> Price | None:
-    """Set prices for ``model`` in this process, over the bundled table and ``DALLE_KIT_PRICES``; returns the result.
-
-    Names: text_in, text_in_cached, image_in, image_in_cached, image_out, text_out (USD per 1M tokens or None),
-    per_image ({quality: {size: USD}}), and optionally source, as_of, confidence.
-    """
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidArgument(f"set_price(model={model!r}): expected a model id such as 'gpt-image-2'")
-    if not rates:
-        raise InvalidArgument(f"set_price({model!r}): name at least one price; allowed: {', '.join(FIELDS)}")
-    entry = _entry(rates, f"set_price({model!r})")
-    entry = {"source": "set_price() in this process", "as_of": dt.date.today(), "confidence": "user", **entry}
-    _overrides.setdefault(model, {}).update(entry)
-    return price(model)
-
-
-def reset_prices() -> None:
-    """Forget every :func:`set_price` (the ``DALLE_KIT_PRICES`` file, if set, still applies)."""
-    _overrides.clear()
-
-
-def _layers(model: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for layer in (_bundled()["models"], _env().get("models", {}), _overrides):
-        entry = layer.get(model, {})
-        if entry and "source" in entry and out.get("source") and out.get("confidence") != "none":
-            entry = {**entry, "source": f"{entry['source']} (over: {out['source']})"}
-        out.update(entry)
-    return out
-
-
-def price(model: str) -> Price | None:
-    """The prices for ``model`` (a snapshot id falls back to its model's), or None when none is known."""
-    if not isinstance(model, str):
-        return None
-    spec = registry.get(model)
-    base = spec.snapshot_of if spec and spec.snapshot_of else None
-    own = _layers(model)
-    entry = {**(_layers(base) if base else {}), **own}
-    if not any(entry.get(r) is not None for r in RATES) and not entry.get("per_image"):
-        return None
-    return Price(model=model if own or not base else base, **{r: entry.get(r) for r in RATES},
-                 per_image=entry.get("per_image", MappingProxyType({})), source=entry.get("source", ""),
-                 as_of=entry.get("as_of", dt.date.today()), confidence=entry.get("confidence", "user"))
-
-
-def batch_discount() -> float:
-    """The Batch API's discount as a fraction (0.5: relayed, see ``prices.json``)."""
-    return float(_env().get("batch_discount", _bundled()["batch_discount"]))
 
 
 def _unknown(model: str, reasons: Iterable[str]) -> Estimate:
@@ -275,7 +97,7 @@ def _tiles(width: int, height: int) -> int:
 def _output_usd(p: Price, quality: str, w: int, h: int) -> list[float]:
     """Candidate USD for one output image: from token counts (the table's own size, and 1024x1024 scaled by pixels)
     and from per-image figures (the nearest size, scaled by pixels)."""
-    counts = _bundled()["output_tokens"]["value"]
+    counts = bundled()["output_tokens"]["value"]
     base, exact = counts["1024x1024"].get(quality), counts.get(f"{w}x{h}", {}).get(quality)
     rate, tokens = p.image_out, [round(base * w * h / _PX_1024), exact] if base is not None else []
     out = [t * rate / _PER_M for t in tokens if t is not None and rate is not None]
@@ -336,9 +158,9 @@ def _estimate(request: Request) -> Estimate:
     text = (math.ceil(len(prompt) / 6), max(1, len(prompt.encode())))
     tiles = sum(_tiles(*u.size) for u in request.images)
     extra = sum(_tiles(*u.size) for u in (request.mask, request.markup) if u is not None)
-    fidelity = len(request.images) * _bundled()["output_tokens"]["value"]["1024x1024"]["high"]
+    fidelity = len(request.images) * bundled()["output_tokens"]["value"]["1024x1024"]["high"]
     images_in = (tiles, 2 * tiles + extra + (fidelity if params.get("input_fidelity") == "high" else 0))
-    partial = n * partials * _bundled()["partial_image_tokens"]["value"] * (p.image_out or 0.0) / _PER_M
+    partial = n * partials * bundled()["partial_image_tokens"]["value"] * (p.image_out or 0.0) / _PER_M
     bounds = [t * (p.text_in or 0.0) / _PER_M + i * (p.image_in or 0.0) / _PER_M + n * o + partial
               for t, i, o in zip(text, images_in, (min(per_image), max(per_image)))]
     return Estimate(bounds[0], bounds[1], 1)
@@ -387,7 +209,7 @@ def check_budget(*, cap: float, spent: float, estimate: Estimate, what: str, whe
     estimate is (partly) unknown; ``what`` names the work ("this batch of 16 requests"), ``where`` the spend
     ("today on openai")."""
     for name, value in (("cap", cap), ("spent", spent)):
-        if not _number(value):
+        if not number(value):
             raise InvalidArgument(f"check_budget({name}={value!r}): expected a number of US dollars >= 0")
     had = f"{usd(spent)} already spent {where}".strip()
     if not estimate.known:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from openai.types.images_response import Usage
 from PIL import Image
 
-from dalle_kit import Kit, costs, registry, validate
+from dalle_kit import Kit, costs, price_table, registry, validate
 from dalle_kit.errors import BudgetExceeded, InvalidArgument
 from dalle_kit.request import Request, Upload
 
@@ -53,10 +53,10 @@ def test_every_table_entry_and_fact_has_a_source_a_date_and_a_confidence():
     for fact in facts:
         assert fact["source"].strip()
         assert dt.date.fromisoformat(fact["as_of"]) <= dt.date(2026, 11, 23)
-        assert fact["confidence"] in costs.CONFIDENCE
+        assert fact["confidence"] in price_table.CONFIDENCE
     for model, entry in TABLE["models"].items():
-        assert set(costs.RATES) <= set(entry), model  # every rate is stated, if only as null (unknown)
-        priced = any(entry[r] is not None for r in costs.RATES)
+        assert set(price_table.RATES) <= set(entry), model  # every rate is stated, if only as null (unknown)
+        priced = any(entry[r] is not None for r in price_table.RATES)
         assert (entry["confidence"] == "none") == (not priced), model
 
 
