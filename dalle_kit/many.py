@@ -176,6 +176,8 @@ class _Run:
         self.retrying = 0
         self.spend = 0.0
         self.stopped: BaseException | None = None
+        self.done = sum(o.ok for o in outcomes)  # answered from the store
+        self.failed = sum(o.source == "invalid" for o in outcomes)
         self.started = time.monotonic()
         self.bar: Any = None
 
@@ -186,12 +188,12 @@ class _Run:
     def _tick(self, outcome: Outcome | None = None, *, refresh: bool = False) -> None:
         """Count ``outcome`` (when one ended) and update the bar; ``refresh``: show it now (a retry began: the
         bar may not move again until a wait of seconds is over)."""
-        if outcome is not None and outcome.cost is not None and outcome.source == "api":
-            self.spend += outcome.cost
-        done = sum(1 for o in self.outcomes if o.ok)
-        failed = sum(1 for o in self.outcomes if o.source in ("failed", "invalid"))
-        self.bar.set_postfix_str(f"done {done}, failed {failed}, retrying {self.retrying}, spend {usd(self.spend)}",
-                                 refresh=refresh)
+        if outcome is not None:  # counted as they end (a batch may hold 50,000 requests)
+            self.spend += outcome.cost if outcome.cost is not None and outcome.source == "api" else 0.0
+            self.done += outcome.ok
+            self.failed += outcome.source in ("failed", "invalid")
+        self.bar.set_postfix_str(f"done {self.done}, failed {self.failed}, retrying {self.retrying}, spend "
+                                 f"{usd(self.spend)}", refresh=refresh)
         if outcome is not None:
             self.bar.update(1)
 
