@@ -1,4 +1,4 @@
-"""``Kit``'s many-at-once and cost methods (a mixin, to keep ``client.py`` about one call at a time)."""
+"""``Kit``'s many-at-once, cost and store methods (a mixin, to keep ``client.py`` about one call at a time)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ __all__ = ["ManyAtOnce"]
 
 
 class ManyAtOnce:
-    """``generate_many`` / ``edit_many`` and their async twins, ``estimate`` / ``estimate_many``, ``spend``."""
+    """``generate_many`` / ``edit_many`` and their async twins, ``estimate`` / ``estimate_many``, ``spend``,
+    ``gallery`` and ``recall``."""
 
     store: Store
     backend: str
@@ -91,3 +92,19 @@ class ManyAtOnce:
         return {"today": today, "session": self.store.spent(self.backend, session=self.session),
                 "budget": self.budget, "left": left}
 
+    # -- the store ----------------------------------------------------------------------------------------------
+
+    def gallery(self, **options: Any) -> Any:
+        """The store's images in a notebook widget: search, details, recall, re-run, export (see
+        ``dalle_kit.widgets.Gallery``; ``dalle_kit.gallery.search`` is its function)."""
+        from .widgets.gallery import Gallery
+
+        return Gallery(self._kit(), **options)
+
+    def recall(self, source: Any, **inputs: Any) -> Request:
+        """The validated ``Request`` an image came from: a store record (or its id), an ``ImageResult``, or a
+        saved file's path (its provenance). ``kit.run(request)`` re-runs it, from the store when it holds it; an
+        edit whose input images are not in the store takes them as ``image=``, ``mask=``, ``markup=``."""
+        from .recall import recall
+
+        return recall(self._kit(), source, **inputs)

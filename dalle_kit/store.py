@@ -28,12 +28,12 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from .errors import warn
+from .errors import InvalidArgument, warn
 from .registry import Listing
 from .store_files import BUSY_TIMEOUT, atomic_write, linked_write
 from .store_repair import Repairing, RepairReport
@@ -81,6 +81,8 @@ MIGRATIONS: tuple[str, ...] = (
     )""",
     "CREATE INDEX spend_backend_day ON spend(backend, day)",
     "CREATE INDEX spend_backend_session ON spend(backend, session)",  # spent(session=...)
+    "CREATE INDEX images_kind_model_id ON images(kind, model, id)",  # the gallery: one model's newest first
+    "CREATE INDEX images_sha256 ON images(sha256)",  # recall: an edit's input image found by its digest
 )
 # FULL: each commit syncs the WAL, so a row put() returned survives a power cut (NORMAL would survive a killed
 # process but could lose the last rows, and spend, to a power cut). It costs one fsync per transaction.
@@ -350,6 +352,14 @@ class Store(Repairing):
         rows = self._rows("SELECT * FROM images WHERE kind = ? AND missing IS NULL ORDER BY id DESC LIMIT ?",
                           (kind, limit))  # index images_kind_id: the newest rows of the kind, no sort
         return [self._record(row) for row in rows]
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """The rows of one read-only ``SELECT`` (or ``EXPLAIN``) over the index, as dicts; a row that has the
+        ``images`` table's ``path`` and ``info`` comes back as a ``history`` record (the gallery's queries)."""
+        if not sql.lstrip().upper().startswith(("SELECT", "EXPLAIN")):
+            raise InvalidArgument("Store.query reads only: a SELECT or EXPLAIN statement")
+        rows = self._rows(sql, tuple(params))
+        return [self._record(row) if {"path", "info"} <= set(row.keys()) else dict(row) for row in rows]
 
     def find(self, request_key: str, count: int = 1) -> list[dict[str, Any]]:
         """The images of the newest complete answer to the request with ``request_key``: ``count`` images of one
