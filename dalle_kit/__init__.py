@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "BudgetExceeded": "errors",
+    "CompareGrid": "compare_grid",
     "DalleKitError": "errors",
     "DalleKitWarning": "errors",
     "ImageResult": "results",
@@ -40,6 +41,7 @@ if _typing.TYPE_CHECKING:
     from . import costs, masks, registry, styles, vocabulary
     from .catalog import models
     from .client import Kit
+    from .compare_grid import CompareGrid
     from .errors import (
         BudgetExceeded,
         DalleKitError,

@@ -1,5 +1,6 @@
-"""The ``dalle-kit`` command: ``models``, ``generate``, ``history``, ``spend``, ``repair`` and ``serve``. Heavy
-modules load only when used; several prompts, ``history`` and ``spend`` live in :mod:`dalle_kit.cli_many`.
+"""The ``dalle-kit`` command: ``models``, ``generate``, ``compare``, ``history``, ``spend``, ``repair`` and ``serve``.
+Heavy modules load only when used; several prompts, ``history`` and ``spend`` live in :mod:`dalle_kit.cli_many`,
+``compare`` in :mod:`dalle_kit.cli_compare`.
 
 Every error is one line saying what went wrong and how to fix it (plus the note dalle_kit adds to API
 errors), never a traceback unless ``--debug`` asks for one. Exit codes: 0 done, 1 unexpected, 2 bad input
@@ -58,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--budget", type=float, metavar="USD",
                      help="refuse (exit 6, nothing sent) what could take today's spend past USD")
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no notice about the simulator")
+    from .cli_compare import add_parser as add_compare
+
+    add_compare(sub, common)
     history = sub.add_parser("history", parents=[common], help="the store's newest images")
     history.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default: 20)")
     history.add_argument("--search", metavar="TEXT", help="only prompts that contain TEXT (any case)")
@@ -155,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
 
             print(models(include_retired=not args.current, refresh=args.refresh))
             return 0
+        if args.command == "compare":
+            from .cli_compare import run
+
+            return run(args)
         if args.command in ("history", "spend"):
             from . import cli_many
 

@@ -12,6 +12,7 @@ from .request import Request
 
 if TYPE_CHECKING:
     from .client import Kit
+    from .compare_grid import CompareGrid
     from .store import Store
 
 __all__ = ["ManyAtOnce"]
@@ -19,7 +20,7 @@ __all__ = ["ManyAtOnce"]
 
 class ManyAtOnce:
     """``generate_many`` / ``edit_many`` and their async twins, ``estimate`` / ``estimate_many``, ``spend``,
-    ``gallery`` and ``recall``."""
+    ``compare``, ``gallery`` and ``recall``."""
 
     store: Store
     backend: str
@@ -91,6 +92,19 @@ class ManyAtOnce:
         left = None if self.budget is None else max(0.0, self.budget - today)
         return {"today": today, "session": self.store.spent(self.backend, session=self.session),
                 "budget": self.budget, "left": left}
+
+    # -- side by side -------------------------------------------------------------------------------------------
+
+    def compare(self, prompt: Any, x: Any, y: Any = None, z: Any = None, **options: Any) -> CompareGrid:
+        """An X/Y/Z grid: ``prompt`` generated across up to three axes (``x={"quality": ["low", "high"]}``,
+        ``"model=gpt-image-2,gpt-image-2.5-flare"``, ``style=``/``preset=`` words, ``("prompt", ["cat", "fox"])``
+        search-and-replace, or a list of prompt variants). Every cell is validated first (refused ones are left
+        empty with the reason, never sent), the calls and estimated cost are shown, a grid above ``confirm_above``
+        dollars asks first (``confirm=False`` does not), and the cells go out as one batch (a re-run costs
+        nothing). See :mod:`dalle_kit.compare`."""
+        from .compare import compare
+
+        return compare(self._kit(), prompt, x, y, z, **options)
 
     # -- the store ----------------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
+    "CompareView": "compare",
     "Gallery": "gallery",
     "MaskPainter": "painter",
     "PromptWidget": "prompt",

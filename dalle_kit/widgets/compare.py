@@ -1,0 +1,113 @@
+"""``CompareView``: the live view of a ``CompareGrid`` — headers, thumbnails, captions, a details pane.
+
+Built from core ipywidgets only (GridBox, Image, HTML, Button, Tab), so a notebook saved with its widget state
+still renders it in nbconvert / nbviewer's widget manager. "open" under a cell (twin: ``grid.select(row, col)`` or
+``view.select(row, col)``) shows the full-size image as received and its provenance; an empty cell shows why it is
+empty. The full image lives in the pane only while it is open (``hide_detail()``); thumbnails are JPEG/WebP.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+import traitlets as t
+
+from ..compare_grid import THUMB_PX, cell_caption
+from .base import WidgetBase, error_html, reported
+
+if TYPE_CHECKING:
+    from ..compare_grid import CompareGrid, Key
+
+__all__ = ["CompareView"]
+
+_SHOWN = ("png", "jpeg", "webp", "gif")
+
+
+class CompareView(WidgetBase, w.VBox):
+    """The widget ``CompareGrid`` displays in a live kernel; ``selected`` is ``[row, col, z]`` (``[]``: none)."""
+
+    selected = t.List(t.Int(), help="the open cell as [row, col, z], or [] when none is open")
+
+    def __init__(self, grid: CompareGrid) -> None:
+        self.grid = grid
+        self._thumb_layout = w.Layout(max_width=f"{THUMB_PX}px", max_height=f"{THUMB_PX}px")
+        self._button_layout = w.Layout(width="auto")
+        self._legend = w.HTML(grid.legend_html())
+        self._info = w.HTML("")
+        self._full = w.Image(layout=w.Layout(max_width="100%", display="none"))
+        self._hide = w.Button(description="close", icon="times", layout=w.Layout(width="auto", display="none"))
+        self._hide.on_click(self.handler(lambda _: self.hide_detail()))
+        self._error = w.HTML("")
+        grids = [self._grid_box(z) for z in range(grid.shape[2])]
+        if grid.z is not None:
+            body: w.Widget = w.Tab(children=grids, titles=[f"{grid.z.title} = {v}" for v in grid.z.labels])
+        else:
+            body = grids[0]
+        detail = w.VBox([w.HBox([self._info, self._hide]), self._full])
+        super().__init__([self._legend, body, detail, self._error], layout=w.Layout(width="auto", min_width="0"))
+        self.observe(lambda change: setattr(self._error, "value", error_html(change["new"])), names="error")
+
+    def _grid_box(self, z: int) -> w.GridBox:
+        grid = self.grid
+        rows, cols, _ = grid.shape
+        corner = f"{grid.y.title if grid.y else ''} ╲ {grid.x.title}"
+        children: list[w.Widget] = [self._head(corner, "#777")] + [self._head(v) for v in grid.x.labels]
+        for r in range(rows):
+            children.append(self._head(grid.y.labels[r] if grid.y else ""))
+            children += [self._cell((r, c, z)) for c in range(cols)]
+        template = f"auto repeat({cols}, minmax(0, {THUMB_PX}px))"
+        return w.GridBox(children, layout=w.Layout(grid_template_columns=template, grid_gap="6px", width="auto"))
+
+    @staticmethod
+    def _head(text: str, color: str = "#000") -> w.HTML:
+        return w.HTML(f"<b style='font:bold 12px sans-serif;color:{color}'>{html.escape(text)}</b>")
+
+    def _cell(self, key: Key) -> w.Widget:
+        outcome = self.grid.cells[key]
+        caption = html.escape(cell_caption(outcome))
+        if not outcome.images:
+            return w.HTML(f"<div class='dk-empty' style='font:12px sans-serif;color:#a00;background:#fafafa;"
+                          f"padding:4px'>{caption}</div>")
+        data, mime = self.grid.thumb(outcome.images[0])
+        badge = f"<b>×{len(outcome.images)}</b> " if len(outcome.images) > 1 else ""
+        button = w.Button(description="open", tooltip=f"full image and provenance of {self.grid.label(key)}",
+                          layout=self._button_layout)
+        button.on_click(self.handler(lambda _, key=key: self.select(*key)))
+        return w.VBox([w.Image(value=data, format=mime.partition("/")[2], layout=self._thumb_layout),
+                       w.HTML(f"<span style='font:11px sans-serif;color:#555'>{badge}{caption}</span>"), button])
+
+    # -- twins ---------------------------------------------------------------------------------------------------
+    @reported
+    def select(self, row: int, col: int, z: int = 0) -> Any:
+        """Open one cell (as a click on its "open" button); returns its first image, or None."""
+        return self.grid.select(row, col, z)
+
+    def show_cell(self, key: Key) -> None:
+        """Fill the details pane with ``key``'s full image and provenance (``grid.select`` calls it)."""
+        outcome = self.grid.cells[key]
+        self.selected = list(key)
+        head = f"<b>{html.escape(self.grid.label(key))}</b>: {html.escape(cell_caption(outcome))}"
+        if not outcome.images:
+            self._info.value, self._full.layout.display = f"<div style='font:12px sans-serif'>{head}</div>", "none"
+        else:
+            first = outcome.images[0]
+            info = json.dumps(first.info(), indent=1, ensure_ascii=False, default=str)
+            self._info.value = (f"<div style='font:12px sans-serif'>{head}<br>file: "
+                                f"{html.escape(str(first.stored_at or 'in memory only'))}<details><summary>"
+                                f"provenance</summary><pre style='font-size:11px'>{html.escape(info)}</pre>"
+                                "</details></div>")
+            if first.format in _SHOWN:
+                self._full.format, self._full.value = first.format, first.bytes
+                self._full.layout.display = ""
+        self._hide.layout.display = ""
+
+    def hide_detail(self) -> None:
+        """Close the details pane (the full image leaves the widget's state)."""
+        self.selected = []
+        self._info.value = ""
+        self._full.value = b""
+        self._full.layout.display = self._hide.layout.display = "none"
+        self.grid.selected = None
