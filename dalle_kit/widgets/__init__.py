@@ -14,6 +14,7 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     "CompareView": "compare",
     "Gallery": "gallery",
+    "GeneratePanel": "panel",
     "MaskPainter": "painter",
     "PromptWidget": "prompt",
 }
