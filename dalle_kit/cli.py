@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     add_compare(sub, common)
     history = sub.add_parser("history", parents=[common], help="the store's newest images")
     history.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default: 20)")
-    history.add_argument("--search", metavar="TEXT", help="only prompts that contain TEXT (any case)")
+    history.add_argument("--search", metavar="TEXT", help="only prompts that contain every word of TEXT")
     history.add_argument("--json", action="store_true", help="one JSON object a line (the store's records)")
     spend = sub.add_parser("spend", parents=[common], help="US dollars spent: today and per day")
     spend.add_argument("--days", type=int, default=7, metavar="N", help="how many days back (default: 7)")

@@ -18,7 +18,6 @@ from .errors import InvalidArgument
 __all__ = ["generate_many", "history", "read_prompts", "spend"]
 
 #: ``history --search`` looks through this many of the newest images.
-SEARCH_WINDOW = 10_000
 
 
 def _line(text: str, limit: int | None = None) -> str:
@@ -119,11 +118,10 @@ def history(args: argparse.Namespace) -> int:
 
     if args.limit < 1:
         raise InvalidArgument(f"--limit must be 1 or more, got {args.limit}")
-    with Store() as store:
-        records = store.history(max(args.limit, SEARCH_WINDOW) if args.search else args.limit)
-    if args.search:
-        needle = args.search.casefold()
-        records = [r for r in records if needle in (r.get("prompt") or "").casefold()][:args.limit]
+    from .gallery import search
+
+    with Store() as store:  # the gallery's search: every word of --search in the prompt, through the indexes
+        records = list(search(store, args.search or None, per_page=args.limit))
     if not records:
         found = f"no image whose prompt contains {args.search!r}" if args.search else "no images yet"
         hint = "" if args.search else ' (dalle-kit generate "a lighthouse at dusk" makes one)'
