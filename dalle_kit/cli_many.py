@@ -17,8 +17,6 @@ from .errors import InvalidArgument
 
 __all__ = ["generate_many", "history", "read_prompts", "spend"]
 
-#: ``history --search`` looks through this many of the newest images.
-
 
 def _line(text: str, limit: int | None = None) -> str:
     """``text`` on one line of printable characters (a prompt may hold newlines or terminal escapes)."""
