@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import costs, registry, styles, vocabulary
-from .compare_grid import CompareGrid
+from .compare_grid import CompareGrid, _in_kernel
 from .errors import DalleKitError, InvalidArgument
 from .many import prepare
 from .many_result import ManyResult, Outcome
@@ -306,7 +306,7 @@ def _confirmed(p: Plan, threshold: float, ask: Callable[[str], str]) -> bool:
 
 def compare(kit: Kit, prompt: str | Prompt | None, x: Any, y: Any = None, z: Any = None, *, confirm: bool = True,
             confirm_above: float = 0.50, progress: bool = True, fresh: bool = False, concurrency: int = 8,
-            **fixed: Any) -> CompareGrid:
+            live: bool = True, **fixed: Any) -> CompareGrid:
     """Generate one image per cell of the X/Y/Z comparison of ``prompt`` and return the labelled ``CompareGrid``.
 
     ``x``, ``y``, ``z``: axes (see the module doc; ``z`` makes one grid per value). ``fixed``: ``generate``
@@ -314,7 +314,8 @@ def compare(kit: Kit, prompt: str | Prompt | None, x: Any, y: Any = None, z: Any
     listed with its reason and left empty (never sent). The plan (calls, estimated cost) is printed when
     ``progress``; above ``confirm_above`` US dollars it asks first (``input()``) unless ``confirm=False``; a no
     sends nothing (those cells say so). The rest goes out as one ``generate_many`` batch; cells the store holds
-    cost nothing (``fresh=True`` asks again).
+    cost nothing (``fresh=True`` asks again). In a notebook (``live``) the grid shows at once and fills in as
+    results arrive.
     """
     if isinstance(confirm_above, bool) or not isinstance(confirm_above, (int, float)) or confirm_above < 0:
         raise InvalidArgument(f"confirm_above must be US dollars, 0 or more, got {confirm_above!r}")
@@ -328,17 +329,36 @@ def compare(kit: Kit, prompt: str | Prompt | None, x: Any, y: Any = None, z: Any
         for outcome in p.to_send:
             outcome.error = declined
         queued = [o for o in queued if o.error is None]
-    sent, wall = 0, 0.0
+    from IPython.display import display
+
+    from .widgets.base import shown_in_widget
+
+    grid = CompareGrid(p.axes, p.cells, ManyResult(list(p.cells.values())), legend=_legend(kit, prompt, p, fixed),
+                       plan=str(p))
+    live = bool(queued) and live and _in_kernel()
+    shown = display(grid, display_id=True) if live else None  # in a notebook the grid fills in as results arrive
+    key_of = {id(o): key for key, o in p.cells.items()}
+
+    def arrived(after: Outcome) -> None:
+        _copy(after, queued[after.index])
+        grid.widget.refresh_cell(key_of[id(queued[after.index])])
+
     if queued:
         result = kit.generate_many([o.request for o in queued], concurrency=concurrency, progress=progress,
-                                   fresh=fresh)
+                                   fresh=fresh, on_outcome=arrived if live else None)
         for before, after in zip(queued, result):
-            before.result, before.error, before.source = after.result, after.error, after.source
-            before.attempts, before.seconds, before.cost = after.attempts, after.seconds, after.cost
-        sent, wall = result.sent, result.wall
-    legend = _legend(kit, prompt, p, fixed)
-    return CompareGrid(p.axes, p.cells, ManyResult(list(p.cells.values()), sent=sent, wall=wall), legend=legend,
-                       plan=str(p))
+            _copy(after, before)
+        grid.result = ManyResult(list(p.cells.values()), sent=result.sent, wall=result.wall)
+    if shown is not None:
+        shown.update(grid)  # the saved output's static fallback: the grid as it ended
+        return shown_in_widget(grid)
+    return grid
+
+
+def _copy(after: Outcome, before: Outcome) -> None:
+    """What the batch found for a cell, into the cell's own outcome."""
+    before.result, before.error, before.source = after.result, after.error, after.source
+    before.attempts, before.seconds, before.cost = after.attempts, after.seconds, after.cost
 
 
 def _legend(kit: Kit, prompt: str | Prompt | None, p: Plan, fixed: Mapping[str, Any]) -> dict[str, Any]:

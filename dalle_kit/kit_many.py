@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from . import costs
 from .many import Options, prepare, run_many, run_sync
-from .many_result import ManyResult
+from .many_result import ManyResult, Outcome
 from .request import Request
 
 if TYPE_CHECKING:
@@ -34,7 +34,8 @@ class ManyAtOnce:
 
     def generate_many(self, requests: Iterable[Any], *, concurrency: int = 8, images_per_minute: float | None = None,
                       tokens_per_minute: float | None = None, retries: int = 10, deadline: float | None = 900.0,
-                      progress: bool = True, fresh: bool = False, **common: Any) -> ManyResult:
+                      progress: bool = True, fresh: bool = False,
+                      on_outcome: Callable[[Outcome], None] | None = None, **common: Any) -> ManyResult:
         """Generate for many requests at once: prompt strings, dicts of ``generate`` arguments, or ``Request``s
         from ``kit.request``; ``common`` keyword arguments apply to all (a dict's own values win).
 
@@ -42,35 +43,43 @@ class ManyAtOnce:
         holds; the budget is checked for the rest; then they go out ``concurrency`` at a time, paced to the
         given or reported rate limits, retried on 429/5xx/dropped connections up to ``retries`` times within
         ``deadline`` seconds. Returns a ``ManyResult`` (outcomes in input order, ``.images``, ``.errors``,
-        ``.retry_failed()``). See :mod:`dalle_kit.many`.
+        ``.retry_failed()``). ``on_outcome(outcome)`` is called as each sent request ends (from the batch's own
+        thread: a view can fill in as results arrive). See :mod:`dalle_kit.many`.
         """
-        options = Options(concurrency, images_per_minute, tokens_per_minute, retries, deadline, progress, fresh)
+        options = Options(concurrency, images_per_minute, tokens_per_minute, retries, deadline, progress, fresh,
+                          on_outcome)
         outcomes = prepare(self._kit(), "generate", requests, common)
         return run_sync(lambda: run_many(self._kit(), "generate", outcomes, options))
 
     def edit_many(self, requests: Iterable[Any], *, concurrency: int = 8, images_per_minute: float | None = None,
                   tokens_per_minute: float | None = None, retries: int = 10, deadline: float | None = 900.0,
-                  progress: bool = True, fresh: bool = False, **common: Any) -> ManyResult:
+                  progress: bool = True, fresh: bool = False,
+                      on_outcome: Callable[[Outcome], None] | None = None, **common: Any) -> ManyResult:
         """Edit for many requests at once: dicts of ``edit`` arguments (``image``, ``prompt``, ``mask`` ...),
         ``Request``s, or prompts with ``image=...`` in ``common``. Otherwise as ``generate_many``."""
-        options = Options(concurrency, images_per_minute, tokens_per_minute, retries, deadline, progress, fresh)
+        options = Options(concurrency, images_per_minute, tokens_per_minute, retries, deadline, progress, fresh,
+                          on_outcome)
         outcomes = prepare(self._kit(), "edit", requests, common)
         return run_sync(lambda: run_many(self._kit(), "edit", outcomes, options))
 
     async def agenerate_many(self, requests: Iterable[Any], *, concurrency: int = 8,
                              images_per_minute: float | None = None, tokens_per_minute: float | None = None,
                              retries: int = 10, deadline: float | None = 900.0, progress: bool = True,
-                             fresh: bool = False, **common: Any) -> ManyResult:
+                             fresh: bool = False, on_outcome: Callable[[Outcome], None] | None = None,
+                             **common: Any) -> ManyResult:
         """Async twin of ``generate_many``."""
-        options = Options(concurrency, images_per_minute, tokens_per_minute, retries, deadline, progress, fresh)
+        options = Options(concurrency, images_per_minute, tokens_per_minute, retries, deadline, progress, fresh,
+                          on_outcome)
         return await run_many(self._kit(), "generate", prepare(self._kit(), "generate", requests, common), options)
 
     async def aedit_many(self, requests: Iterable[Any], *, concurrency: int = 8,
                          images_per_minute: float | None = None, tokens_per_minute: float | None = None,
                          retries: int = 10, deadline: float | None = 900.0, progress: bool = True,
-                         fresh: bool = False, **common: Any) -> ManyResult:
+                         fresh: bool = False, on_outcome: Callable[[Outcome], None] | None = None,
+                         **common: Any) -> ManyResult:
         """Async twin of ``edit_many``."""
-        options = Options(concurrency, images_per_minute, tokens_per_minute, retries, deadline, progress, fresh)
+        options = Options(concurrency, images_per_minute, tokens_per_minute, retries, deadline, progress, fresh,
+                          on_outcome)
         return await run_many(self._kit(), "edit", prepare(self._kit(), "edit", requests, common), options)
 
     # -- cost ---------------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from . import costs
 from .api_errors import annotate
-from .errors import DalleKitError, InvalidArgument
+from .errors import DalleKitError, InvalidArgument, warn
 from .inputs import to_uploads
 from .many_result import ManyResult, Outcome
 from .pacing import Pacer, request_tokens, retry_after
@@ -61,6 +61,7 @@ class Options:
     deadline: float | None = 900.0
     progress: bool = True
     fresh: bool = False
+    on_outcome: Callable[[Outcome], None] | None = None  # called as each sent request ends (the batch's thread)
 
     def __post_init__(self) -> None:
         if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int) or self.concurrency < 1:
@@ -192,6 +193,12 @@ class _Run:
             self.spend += outcome.cost if outcome.cost is not None and outcome.source == "api" else 0.0
             self.done += outcome.ok
             self.failed += outcome.source in ("failed", "invalid")
+            if self.options.on_outcome is not None:
+                try:
+                    self.options.on_outcome(outcome)
+                except Exception as exc:  # a view that cannot update must not lose the batch
+                    warn(f"on_outcome failed for request #{outcome.index} ({type(exc).__name__}: {exc}); the batch "
+                         "goes on")
         self.bar.set_postfix_str(f"done {self.done}, failed {self.failed}, retrying {self.retrying}, spend "
                                  f"{usd(self.spend)}", refresh=refresh)
         if outcome is not None:

@@ -111,3 +111,42 @@ def test_to_dataframe_needs_pandas(grid, monkeypatch):
     assert len(rows) == 8 and rows[3]["quality"] == "xhigh" and rows[3]["style"] == "vivid"
     refused = [r for r in rows if r["source"] == "invalid"]
     assert len(refused) == 2 and all("not accepted" in r["reason"] and r["path"] == "" for r in refused)
+
+
+def test_in_a_notebook_the_grid_shows_first_and_fills_in_as_results_arrive(monkeypatch):
+    import ipywidgets
+
+    from dalle_kit import compare as compare_module
+    from dalle_kit import compare_grid
+    from dalle_kit.widgets.compare import CompareView
+
+    for module in (compare_module, compare_grid):
+        monkeypatch.setattr(module, "_in_kernel", lambda: True)
+    shown: list[tuple] = []
+
+    class Handle:
+        def update(self, obj):
+            shown.append(("update", obj))
+
+    def display(obj, display_id=False):
+        shown.append(("display", obj, sum(o.ok for o in obj.cells.values())))
+        return Handle()
+
+    monkeypatch.setattr("IPython.display.display", display)
+    refreshed = []
+    original = CompareView.refresh_cell
+
+    def refresh(self, key):
+        refreshed.append((key, self.grid.cells[key].ok))
+        original(self, key)
+
+    monkeypatch.setattr(CompareView, "refresh_cell", refresh)
+    with Kit(offline=True, quiet=True) as kit:
+        grid = kit.compare("a kite", x="quality=low,medium", y={"size": ["1024x1024", "1536x1024"]}, confirm=False,
+                           progress=False)
+    assert shown[0][0] == "display" and shown[0][2] == 0  # on screen before any result
+    assert sorted(key for key, _ in refreshed) == sorted(grid.cells)  # each cell once, as its answer arrived
+    assert all(ok for _, ok in refreshed)
+    assert shown[-1] == ("update", grid)  # the saved output's static fallback is the finished grid
+    thumbs = [c for box in grid.widget._boxes for c in box.children if isinstance(c, ipywidgets.VBox)]
+    assert len(thumbs) == 4 and grid.result.sent == 4

@@ -472,3 +472,21 @@ def test_retry_failed_sends_only_what_failed_or_was_not_sent(monkeypatch):
     assert recorder.per_prompt() == {"a moderation-test poster": 1, "a fox": 2, "an owl": 1, "a heron": 1}
     assert retried.sent == first.sent + 3 == 5
     assert retried.retry_failed() is retried  # nothing left worth sending
+
+
+def test_on_outcome_hears_each_sent_request_as_it_ends_and_cannot_break_the_batch():
+    heard: list[tuple[int, str]] = []
+    sim = Simulator(seed=1)
+    with kit_on(sim) as kit:
+        kit.generate_many(["a fox"], progress=False, **FAST)  # from the store next time: not "heard"
+        result = kit.generate_many(["a fox", "a hen", "a cow", "moderation-test owl"], progress=False,
+                                   on_outcome=lambda o: heard.append((o.index, o.source)), **FAST)
+        assert sorted(heard) == [(1, "api"), (2, "api"), (3, "failed")]
+
+        def broken(_outcome):
+            raise RuntimeError("the view is gone")
+
+        with pytest.warns(UserWarning, match="on_outcome failed .* the batch goes on"):
+            again = kit.generate_many(["a yak", "an elk"], progress=False, on_outcome=broken, **FAST)
+    assert [o.source for o in result] == ["store", "api", "api", "failed"]
+    assert [o.source for o in again] == ["api", "api"]

@@ -41,7 +41,7 @@ class CompareView(WidgetBase, w.VBox):
         self._hide = w.Button(description="close", icon="times", layout=w.Layout(width="auto", display="none"))
         self._hide.on_click(self.handler(lambda _: self.hide_detail()))
         self._error = w.HTML("")
-        grids = [self._grid_box(z) for z in range(grid.shape[2])]
+        grids = self._boxes = [self._grid_box(z) for z in range(grid.shape[2])]
         if grid.z is not None:
             body: w.Widget = w.Tab(children=grids, titles=[f"{grid.z.title} = {v}" for v in grid.z.labels])
         else:
@@ -78,6 +78,14 @@ class CompareView(WidgetBase, w.VBox):
         button.on_click(self.handler(lambda _, key=key: self.select(*key)))
         return w.VBox([w.Image(value=data, format=mime.partition("/")[2], layout=self._thumb_layout),
                        w.HTML(f"<span style='font:11px sans-serif;color:#555'>{badge}{caption}</span>"), button])
+
+    def refresh_cell(self, key: Key) -> None:
+        """Show ``key``'s outcome now: its result just arrived (the grid fills in as the batch runs)."""
+        row, col, z = key
+        cols = self.grid.shape[1]
+        children = list(self._boxes[z].children)
+        children[(cols + 1) * (row + 1) + 1 + col] = self._cell(key)  # past the header row and the row's header
+        self._boxes[z].children = tuple(children)
 
     # -- twins ---------------------------------------------------------------------------------------------------
     @reported
