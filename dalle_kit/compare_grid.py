@@ -243,6 +243,8 @@ class CompareGrid:
         files) or ``.jpg`` / ``.webp``; returns the path."""
         target = Path(path)
         suffix = target.suffix.lower()
+        if suffix in (".html", ".htm", ".png", ".jpg", ".jpeg", ".webp"):
+            target.parent.mkdir(parents=True, exist_ok=True)  # as ImageResult.save: "outputs/grid.png" just works
         if suffix in (".html", ".htm"):
             base = target.parent.resolve()
 

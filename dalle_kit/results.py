@@ -147,21 +147,15 @@ class ImageResult:
         return img
 
     def thumbnail(self) -> tuple[builtins.bytes, str]:
-        """A small copy for display (PNG when the image has alpha, else JPEG) and its MIME type."""
+        """A small copy for display (WebP when the image has alpha, else JPEG: a few kB) and its MIME type. It is
+        the one picture a notebook keeps of the image (the full bytes stay on disk)."""
         img = self._small
         buffer = io.BytesIO()
-        if img.mode in ("RGBA", "LA", "P"):
-            img.save(buffer, format="PNG", optimize=True)
-            return buffer.getvalue(), "image/png"
+        if img.mode in ("RGBA", "LA", "P", "PA"):
+            img.convert("RGBA").save(buffer, format="WEBP", quality=80)
+            return buffer.getvalue(), "image/webp"
         img.convert("RGB").save(buffer, format="JPEG", quality=80)
         return buffer.getvalue(), "image/jpeg"
-
-    def _repr_png_(self) -> builtins.bytes | None:
-        if self.format == "svg":
-            return None
-        buffer = io.BytesIO()
-        self._small.save(buffer, format="PNG", optimize=True)
-        return buffer.getvalue()
 
     def _img_tag(self) -> str:
         if self.format == "svg":

@@ -66,8 +66,9 @@ def test_notebook_display_is_a_light_thumbnail_with_caption(kit):
     html = result._repr_html_()
     assert "gpt-image-2.5-flare · 1536x1024 png · low" in html and "data:image/jpeg;base64," in html
     assert len(html) < 40_000
-    thumb = Image.open(io.BytesIO(result._repr_png_()))
-    assert max(thumb.size) == 256
+    data, mime = result.thumbnail()
+    assert mime == "image/jpeg" and max(Image.open(io.BytesIO(data)).size) == 256
+    assert not hasattr(result, "_repr_png_")  # one picture per image in a notebook, not a PNG twin besides
     assert result.b64 and result.pil.mode in ("RGB", "RGBA")
 
 

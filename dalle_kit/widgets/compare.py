@@ -84,8 +84,11 @@ class CompareView(WidgetBase, w.VBox):
         row, col, z = key
         cols = self.grid.shape[1]
         children = list(self._boxes[z].children)
-        children[(cols + 1) * (row + 1) + 1 + col] = self._cell(key)  # past the header row and the row's header
+        at = (cols + 1) * (row + 1) + 1 + col  # past the header row and the row's header
+        old, children[at] = children[at], self._cell(key)
         self._boxes[z].children = tuple(children)
+        for widget in (*getattr(old, "children", ()), old):  # the placeholder leaves the kernel and saved state
+            widget.close()
 
     # -- twins ---------------------------------------------------------------------------------------------------
     @reported

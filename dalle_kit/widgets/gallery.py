@@ -173,7 +173,9 @@ class Gallery(WidgetBase, w.VBox):
                           layout=_fit(border="1px solid #ddd", padding="2px"))
             tile.add_class("dk-gallery-tile")
             tiles.append(tile)
-        self.tiles.children = tiles
+        old, self.tiles.children = self.tiles.children, tiles
+        for tile in old:  # closed, with what they hold: a saved notebook keeps no state of pages left behind
+            _close(tile)
         first = page.page * page.per_page + 1
         shown = f"{first:,}–{first + len(page) - 1:,} of {page.total:,}" if page.total else "no image matches"
         self.status.value = (f"<span class='dk-gallery-status'>{shown} · page {page.page + 1} of {page.pages}</span>")
@@ -361,3 +363,9 @@ class Gallery(WidgetBase, w.VBox):
         """The Export button: the selection (else the image shown) to a folder, or a zip if ``path`` ends .zip."""
         return self._export(path)
 
+
+def _close(widget: w.Widget) -> None:
+    """Close ``widget`` and every widget inside it (their models leave the kernel and the notebook's state)."""
+    for child in getattr(widget, "children", ()):
+        _close(child)
+    widget.close()
