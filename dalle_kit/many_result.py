@@ -9,7 +9,7 @@ from typing import Any, overload
 
 import openai
 
-from .errors import InvalidRequest
+from .errors import DalleKitError, InvalidRequest
 from .request import Request
 from .results import ImageResult, ImageSet, usd
 
@@ -60,10 +60,12 @@ class Outcome:
     @property
     def moderation(self) -> dict[str, Any] | None:
         """``{"stage": "input" | "output", "categories": [...]}`` when the API's moderation refused it."""
-        if not isinstance(self.error, openai.APIStatusError):
+        if not isinstance(self.error, (openai.APIStatusError, DalleKitError)):  # an SDK error, or a Batch line's
             return None
-        body = self.error.body if isinstance(self.error.body, dict) else {}
-        if (self.error.code or body.get("code")) not in ("moderation_blocked", "content_policy_violation"):
+        body = getattr(self.error, "body", None)
+        body = body if isinstance(body, dict) else {}
+        if (getattr(self.error, "code", None) or body.get("code")) not in ("moderation_blocked",
+                                                                            "content_policy_violation"):
             return None
         details = body.get("moderation_details") or {}
         return {"stage": details.get("moderation_stage") or details.get("stage") or "unknown",

@@ -83,6 +83,16 @@ MIGRATIONS: tuple[str, ...] = (
     "CREATE INDEX spend_backend_session ON spend(backend, session)",  # spent(session=...)
     "CREATE INDEX images_kind_model_id ON images(kind, model, id)",  # the gallery: one model's newest first
     "CREATE INDEX images_sha256 ON images(sha256)",  # recall: an edit's input image found by its digest
+    """CREATE TABLE batch_jobs (
+        id TEXT PRIMARY KEY,
+        created REAL NOT NULL,
+        backend TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        input_file_id TEXT,
+        status TEXT,
+        requests TEXT NOT NULL,
+        collected REAL
+    )""",  # Batch API jobs, so a restarted kernel finds and collects them (dalle_kit.batch)
 )
 # FULL: each commit syncs the WAL, so a row put() returned survives a power cut (NORMAL would survive a killed
 # process but could lose the last rows, and spend, to a power cut). It costs one fsync per transaction.

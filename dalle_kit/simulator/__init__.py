@@ -57,6 +57,30 @@ Options of :class:`Simulator` (all keyword-only):
 - ``legacy``: also serve the retired ``dall-e-2``/``dall-e-3`` with their old rules (URLs valid 60 minutes at
   ``/_simulator/files/...``, ``revised_prompt``, ``style``, ``standard``/``hd``, variations).
 - ``partial_delay``: seconds before each streamed event.
+- ``batch_seconds_per_line``: how long each step of a batch takes (validating, each line, finalizing; default 0.01
+  s; ``--batch-seconds-per-line``), in a background thread that runs only while a batch is active. ``None``: no
+  thread and no clock; ``sim.run_batches(steps=None)`` advances the batches in the caller's thread (tests).
+  ``sim.wait_batches(timeout)`` waits until the background worker has nothing left.
+- ``batch_fail_lines``: batch lines that fail with a 500 ``server_error`` in the error file, by ``custom_id``
+  (str) or 1-based line number (int) (``--batch-fail-line``, repeatable); ``batch_fail_rate``: a seeded share of
+  lines that fail the same way (``--batch-fail-rate``).
+- ``file_max_bytes``: the largest upload to ``/v1/files`` (default 200 MB, the API's batch input limit;
+  ``--file-max-bytes``); larger is 413 ``file_too_large``. ``files_max_bytes`` / ``files_max_count`` bound the
+  in-memory file store (default 512 MB, 1,000 files): beyond, the oldest files are evicted.
+
+Files and batches (:mod:`.batches`; all in memory, nothing on disk): ``POST /v1/files`` (multipart ``file`` +
+``purpose`` ``batch`` (a ``.jsonl``), ``vision`` or ``user_data``), ``GET /v1/files`` (``purpose``, ``order``,
+``limit``, ``after``), ``GET /v1/files/{id}``, ``GET /v1/files/{id}/content``, ``DELETE /v1/files/{id}``;
+``POST /v1/batches`` (``endpoint`` ``/v1/images/generations`` or ``/v1/images/edits`` only; ``completion_window``
+``24h``; ``metadata`` at most 16 pairs), ``GET /v1/batches`` (newest first, ``limit``/``after``),
+``GET /v1/batches/{id}``, ``POST /v1/batches/{id}/cancel``. A batch goes validating -> in_progress -> finalizing
+-> completed (``request_counts`` as lines are done), failed (a malformed input file: ``errors.data`` with line
+numbers) or cancelling -> cancelled (keeping what was done). Each line is answered like a live JSON request
+(same rules, moderation, account state and pictures; no latency, faults or per-minute limits); edits name images
+as ``images: [{"file_id": ...}]`` or data URLs (live JSON edits may use ``file_id`` too). Successes go to the
+output file, 4xx and injected 500s to the error file (``response.status_code`` != 200, the API's error body);
+both are ``batch_output`` files. ``stats()["batches"]`` holds batches per status and lines completed/failed,
+``stats()["files"]`` the store's count, bytes, files per purpose and evictions.
 - ``today``: the date that decides which models are retired (default: the real date).
 
 The transports honour the client's read timeout (``openai.OpenAI(timeout=...)``, ``Kit(timeout=...)``): a latency or

@@ -3,7 +3,9 @@
 Routes match on the path suffix, so any base URL works: ``.../images/generations``, ``.../images/edits``,
 ``.../images/variations``, ``.../models`` and ``.../models/{id}``, plus the simulator's own
 ``/_simulator/stats`` (GET, no key needed), ``/_simulator/reset`` (POST, any Bearer key, else 401) and
-``/_simulator/files/{name}`` (legacy URLs, no key).
+``/_simulator/files/{name}`` (legacy URLs, no key), and the Files and Batch APIs of :mod:`.batches`:
+``/files``, ``/files/{id}``, ``/files/{id}/content`` (GET, POST, DELETE as the API) and ``/batches``,
+``/batches/{id}``, ``/batches/{id}/cancel``.
 
 An image request goes through, in order: the key (401), the body's syntax (400), the account state
 (:mod:`.account`), the parameter rules (400/404, :mod:`.rules`), an injected fault, the rate limits (429,
@@ -27,6 +29,7 @@ from typing import Any
 
 from . import output
 from .account import account_error, account_mode
+from .batches import BatchStore, FileStore, batch_route
 from .faults import Faults, retry_headers
 from .forms import ApiError, parse_body
 from .models import ShutdownDate, known_ids, model_list, model_object, shutdown_date, shutdown_overrides
@@ -49,7 +52,16 @@ _ROUTES = (("POST", re.compile(r"/images/generations/?$"), "generate", "POST /v1
            ("GET", re.compile(r"/models/(?P<id>[^/]+)$"), "model", "GET /v1/models/{model}"),
            ("GET", re.compile(r"/_simulator/stats/?$"), "stats", "GET /_simulator/stats"),
            ("POST", re.compile(r"/_simulator/reset/?$"), "reset", "POST /_simulator/reset"),
-           ("GET", re.compile(r"/_simulator/files/(?P<name>[\w.-]+)$"), "file", "GET /_simulator/files"))
+           ("GET", re.compile(r"/_simulator/files/(?P<name>[\w.-]+)$"), "file", "GET /_simulator/files"),
+           ("POST", re.compile(r"/files/?$"), "files_create", "POST /v1/files"),
+           ("GET", re.compile(r"/files/?$"), "files_list", "GET /v1/files"),
+           ("GET", re.compile(r"/files/(?P<id>[^/]+)/content/?$"), "file_content", "GET /v1/files/{id}/content"),
+           ("GET", re.compile(r"/files/(?P<id>[^/]+)/?$"), "file_get", "GET /v1/files/{id}"),
+           ("DELETE", re.compile(r"/files/(?P<id>[^/]+)/?$"), "file_delete", "DELETE /v1/files/{id}"),
+           ("POST", re.compile(r"/batches/?$"), "batches_create", "POST /v1/batches"),
+           ("GET", re.compile(r"/batches/?$"), "batches_list", "GET /v1/batches"),
+           ("POST", re.compile(r"/batches/(?P<id>[^/]+)/cancel/?$"), "batch_cancel", "POST /v1/batches/{id}/cancel"),
+           ("GET", re.compile(r"/batches/(?P<id>[^/]+)/?$"), "batch_get", "GET /v1/batches/{id}"))
 
 
 @dataclass
@@ -83,7 +95,10 @@ class Core:
                  tpm: int | None = None, fail: Mapping[int | str, float] | None = None,
                  moderation_words: Mapping[str, tuple[str, list[str]]] | None = None, legacy: bool = False,
                  partial_delay: float = 0.0, today: dt.date | None = None, account: str | None = None,
-                 shutdown_dates: Mapping[str, ShutdownDate] | None = None, unlisted: Iterable[str] = ()) -> None:
+                 shutdown_dates: Mapping[str, ShutdownDate] | None = None, unlisted: Iterable[str] = (),
+                 batch_seconds_per_line: float | None = 0.01, batch_fail_lines: Iterable[str | int] = (),
+                 batch_fail_rate: float = 0.0, file_max_bytes: int = 200 * 1024 * 1024,
+                 files_max_bytes: int = 512 * 1024 * 1024, files_max_count: int = 1000) -> None:
         self.seed = seed
         self.legacy = legacy
         self.partial_delay = partial_delay
@@ -99,6 +114,12 @@ class Core:
         self._files: OrderedDict[str, tuple[bytes, str, float]] = OrderedDict()
         self._drawn: OrderedDict[str, int] = OrderedDict()  # fingerprint -> pictures drawn for it (the newest 10,000)
         self.clock = time.monotonic  # for URL expiry; tests may replace it
+        self._ids = 0
+        self.files = FileStore(self._new_id, max_file_bytes=file_max_bytes, max_total_bytes=files_max_bytes,
+                               max_count=files_max_count)
+        self.batches = BatchStore(self.files, self.answer_line, self._new_id, seed=seed,
+                                  seconds_per_line=batch_seconds_per_line, fail_lines=batch_fail_lines,
+                                  fail_rate=batch_fail_rate)
         self.reset_stats()
 
     @property
@@ -126,6 +147,8 @@ class Core:
             self._pairs: dict[str, Counter[str]] = {}
             self._made: Counter[str] = Counter()
             self._counter = 0
+        if hasattr(self, "batches"):
+            self.batches.reset_counts()
 
     def _count(self, endpoint: str, status: int | str, images: int = 0, kind: str = "") -> None:
         with self._lock:
@@ -139,13 +162,15 @@ class Core:
 
     def stats(self) -> dict[str, Any]:
         """Requests per endpoint and per status, images made and faults injected (the stats endpoint's JSON)."""
+        batches, files = self.batches.stats(), self.files.stats()
         with self._lock:
             return {"simulator": "dalle_kit", "seed": self.seed, "legacy": self.legacy,
                     "total": sum(self._requests.values()), "requests": dict(self._requests),
                     "statuses": dict(self._statuses), "by_endpoint": {k: dict(v) for k, v in self._pairs.items()},
                     "images": self._made.get("generated", 0),
                     "faults": {k: v for k, v in self._made.items() if k != "generated"},
-                    "account": self._account, "rate_limit": self._rate_limit_stats()}
+                    "account": self._account, "rate_limit": self._rate_limit_stats(), "batches": batches,
+                    "files": files}
 
     def _rate_limit_stats(self) -> dict[str, Any]:
         images, tokens = self.limits.used()
@@ -158,11 +183,27 @@ class Core:
             n = self._counter
         return "req_" + hashlib.sha256(f"{self.seed}:{n}".encode()).hexdigest()[:32]
 
+    def _new_id(self, prefix: str) -> str:
+        """Ids for files, batches and batch lines (seeded, never repeated within a simulator)."""
+        with self._lock:
+            self._ids += 1
+            n = self._ids
+        return prefix + hashlib.sha256(f"{self.seed}:{prefix}:{n}".encode()).hexdigest()[:24]
+
+    def run_batches(self, steps: int | None = None) -> int:
+        """Advance the batches in this thread (clock-free tests, with ``batch_seconds_per_line=None``): ``steps``
+        steps (validating, one line, finalizing: one step each) or until no batch is active. Returns the steps."""
+        return self.batches.run(steps)
+
+    def wait_batches(self, timeout: float = 60.0) -> bool:
+        """Wait until the background worker has no active batch left; True if so within ``timeout`` seconds."""
+        return self.batches.wait(timeout)
+
     # -- entry point ----------------------------------------------------------------------------------
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes, origin: str) -> Reply:
         """Answer one request. ``headers`` must be case-insensitive (lower-case keys); ``origin`` is
         ``scheme://host[:port]`` as the client sees it (for legacy URLs)."""
-        path = path.split("?", 1)[0]
+        path, _, query = path.partition("?")
         request_id = self._request_id()
         for verb, pattern, name, label in _ROUTES:
             m = pattern.search(path)
@@ -170,7 +211,7 @@ class Core:
                 if verb != method.upper():
                     continue
                 try:
-                    reply = self._route(name, m, method, headers, body, origin, request_id, label)
+                    reply = self._route(name, m, method, headers, body, origin, request_id, label, query)
                 except Exception as exc:  # a simulator bug answers 500, like a server would
                     _log.exception("simulator failed on %s %s", method, label)
                     reply = self._error(ApiError(500, f"The simulator failed: {type(exc).__name__}: {exc}",
@@ -192,7 +233,7 @@ class Core:
         return _json(err.status, err.body(), err.headers)
 
     def _route(self, name: str, m: re.Match[str], method: str, headers: Mapping[str, str], body: bytes,
-               origin: str, request_id: str, label: str) -> Reply:
+               origin: str, request_id: str, label: str, query: str = "") -> Reply:
         if name == "stats":  # read-only, no key: readiness checks and curl examples use it
             return _json(200, self.stats())
         if name == "file":  # image URLs work without a key, as the real (signed) ones do
@@ -218,9 +259,51 @@ class Core:
             if name == "model":
                 return _json(200, model_object(m.group("id"), legacy=self.legacy, today=self.today,
                                                shutdown_dates=dates, unlisted=unlisted))
+            if name.startswith(("file", "batch")):
+                return self._batch_route(name, m, headers, body, query)
             return self._images(name, headers, body, origin, request_id)
         except ApiError as err:
             return self._error(err, request_id)
+
+    def _batch_route(self, name: str, m: re.Match[str], headers: Mapping[str, str], body: bytes,
+                     query: str) -> Reply:
+        form = None
+        if name == "files_create" and len(body) > self.files.max_file_bytes + 64 * 1024:
+            raise self.files._too_large(len(body))  # before parsing: no copy of a body too large anyway
+        if name in ("files_create", "batches_create"):
+            form = parse_body(headers.get("content-type"), body)
+        ident = m.groupdict().get("id")
+        status, payload, ctype = batch_route(self.files, self.batches, name, ident, query, form, len(body))
+        if isinstance(payload, bytes):
+            return Reply(status, {"content-type": ctype}, payload)
+        return _json(status, payload)
+
+    def answer_line(self, endpoint: str, body: dict[str, Any], request_id: str) -> tuple[int, dict[str, Any]]:
+        """One batch line, answered as a live JSON request: same parser, file references, account state, rules,
+        moderation and pictures (no latency, injected faults or per-minute limits). Returns (status, body)."""
+        try:
+            form = parse_body("application/json", json.dumps(body, allow_nan=False).encode())
+            self.files.resolve(form)
+            refused = account_error(self._account, form, endpoint, legacy=self.legacy, today=self.today)
+            if refused is not None:
+                self._count_kind(self._account)
+                raise refused
+            job = check(form, endpoint, legacy=self.legacy, today=self.today)
+            if job.stream:
+                raise ApiError(400, "Streaming is not supported in the Batch API.", param="stream",
+                               code="invalid_value")
+            if job.legacy:
+                raise ApiError(400, f"The model '{job.spec.id}' is not supported in the Batch API.", param="model",
+                               code="invalid_value")
+            verdict = self._moderation(job)
+            if verdict:
+                raise self._blocked(job, verdict, request_id)
+        except ApiError as err:
+            return err.status, err.body()
+        self._again(job)
+        files = [output.encoded(job, i, self.seed)[0] for i in range(job.n)]
+        self._count_kind("generated", job.n)
+        return 200, output.images_response(job, files, int(time.time()))
 
     def _file(self, name: str) -> Reply:
         with self._lock:
@@ -257,6 +340,7 @@ class Core:
             return max(0.0, latency - (time.perf_counter() - started))
 
         form = parse_body(headers.get("content-type"), body)
+        self.files.resolve(form)  # JSON edits may name uploaded files: images: [{"file_id": ...}]
         refused = account_error(self._account, form, endpoint, legacy=self.legacy, today=self.today)
         if refused is not None:
             self._count_kind(self._account)

@@ -249,7 +249,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _preflight(self) -> None:  # CORS preflight for browsers
         self.send_response(204)
-        for key, value in {**_CORS, "access-control-allow-methods": "GET, POST, OPTIONS",
+        for key, value in {**_CORS, "access-control-allow-methods": "GET, POST, DELETE, OPTIONS",
                            "access-control-allow-headers": "*", "access-control-max-age": "600",
                            "content-length": "0"}.items():
             self.send_header(key, value)

@@ -142,6 +142,14 @@ def build_parser(prog: str = "dalle-kit serve") -> argparse.ArgumentParser:
     p.add_argument("--partial-delay", type=float, default=0.0, metavar="S", help="seconds before each stream event")
     p.add_argument("--today", type=dt.date.fromisoformat, default=None, metavar="YYYY-MM-DD",
                    help="pretend it is this date when deciding which models are retired")
+    p.add_argument("--batch-seconds-per-line", type=float, default=0.01, metavar="S",
+                   help="seconds each batch step (validating, one line, finalizing) takes (default 0.01)")
+    p.add_argument("--batch-fail-line", action="append", default=[], metavar="ID",
+                   help="fail this batch line with a 500 (a custom_id, or a 1-based line number); repeatable")
+    p.add_argument("--batch-fail-rate", type=float, default=0.0, metavar="P",
+                   help="fail this share of batch lines with a 500 (seeded; default 0)")
+    p.add_argument("--file-max-bytes", type=_positive(int), default=200 * 1024 * 1024, metavar="N",
+                   help="largest upload to /v1/files, in bytes (default 200 MB; beyond, 413)")
     p.add_argument("--quiet", action="store_true", help="do not print a line per request")
     p.add_argument("--request-timeout", type=_positive(float), default=REQUEST_TIMEOUT, metavar="S",
                    help=f"seconds a request may take to arrive, from its first byte (default {REQUEST_TIMEOUT:g}; 408)")
@@ -162,7 +170,10 @@ def serve_main(argv: list[str] | None = None) -> int:
     try:
         sim = Simulator(seed=args.seed, latency=args.latency, rate_limit=args.rate_limit, tpm=args.tpm,
                         fail=args.fail, legacy=args.legacy, partial_delay=args.partial_delay, today=args.today,
-                        account=args.account, shutdown_dates=dict(args.shutdown_date), unlisted=args.unlisted)
+                        account=args.account, shutdown_dates=dict(args.shutdown_date), unlisted=args.unlisted,
+                        batch_seconds_per_line=args.batch_seconds_per_line,
+                        batch_fail_lines={int(x) if x.isdigit() else x for x in args.batch_fail_line},
+                        batch_fail_rate=args.batch_fail_rate, file_max_bytes=args.file_max_bytes)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

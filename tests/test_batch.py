@@ -1,0 +1,95 @@
+"""The Batch API through the official SDK on the simulator: submit, poll, collect into the store, errors by line,
+a restarted kernel collecting a job by its id, the Batch price, and what is never sent."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+
+import pytest
+
+from dalle_kit import BudgetExceeded, InvalidArgument, Kit, Simulator
+from dalle_kit import batch as batch_api
+from dalle_kit.batch import BatchLineError
+
+FAST = {"quality": "low", "size": "1024x1024"}
+
+
+def kit_on(sim: Simulator, **options) -> Kit:
+    return Kit(simulator=sim, quiet=True, **options)
+
+
+def image_rows(kit: Kit) -> int:
+    with closing(sqlite3.connect(kit.store.db_path)) as db:
+        return db.execute("SELECT COUNT(*) FROM images WHERE kind = 'image'").fetchone()[0]
+
+
+def test_a_100_line_job_with_3_failing_lines_stores_97_images_and_reports_the_3_by_line():
+    sim = Simulator(seed=2, batch_seconds_per_line=0.001, batch_fail_lines={7, 50, 93})
+    with kit_on(sim) as kit:
+        job = batch_api.submit(kit, [f"a lighthouse, variant {i}" for i in range(100)], **FAST)
+        assert job.id and sim.stats()["requests"].get("POST /v1/images/generations", 0) == 0  # one job, no calls
+        result = job.collect(poll=0.02, progress=False)
+        assert image_rows(kit) == 97 and len(result.images) == 97
+        errors = result.errors
+        assert [e.error.line for e in errors] == [7, 50, 93]
+        assert all(isinstance(e.error, BatchLineError) and e.error.custom_id == e.request.key for e in errors)
+        assert [o.index for o in errors] == [6, 49, 92]  # in submission order, by line
+        made = [o for o in result if o.ok]
+        assert all(o.source == "api" and o.images[0].stored_at for o in made)
+        # the Batch price: half of what the same usage costs live
+        first = made[0].images[0]
+        live = kit._collector(made[0].request).pricing(first.model, first.usage)  # type: ignore[misc]
+        assert first.cost == pytest.approx(live * 0.5)
+        # collected images are the cache: the same requests live send nothing
+        before = sim.stats()["total"]
+        again = kit.generate_many([f"a lighthouse, variant {i}" for i in range(3)], progress=False, **FAST)
+        assert [o.source for o in again] == ["store"] * 3 and sim.stats()["total"] == before
+
+
+def test_a_restarted_kernel_finds_the_job_in_the_store_and_collects_it(tmp_path):
+    sim = Simulator(seed=3, batch_seconds_per_line=None)  # nothing runs until the test says so
+    home = tmp_path / "home"
+    with kit_on(sim, home=home) as kit:
+        job = batch_api.submit(kit, ["a red kite", "a blue kite", {"prompt": "x", "quality": "ultra"}], **FAST)
+        assert job.outcomes[2].source == "invalid"  # refused before the file was written
+    sim.run_batches(100)
+    with kit_on(sim, home=home) as kit:  # a new kernel: only the store remembers
+        listed = batch_api.jobs(kit)
+        assert [j["id"] for j in listed] == [job.id] and listed[0]["requests"] == 3
+        found = batch_api.open_job(kit, job.id)
+        result = found.collect(poll=0.01, progress=False)
+        assert [o.source for o in result] == ["api", "api", "invalid"]
+        assert [o.request.key for o in result[:2]] == [o.request.key for o in job.outcomes[:2]]
+        with pytest.raises(InvalidArgument, match="no Batch job 'batch_nope'"):
+            batch_api.open_job(kit, "batch_nope")
+
+
+def test_an_edit_job_carries_its_images_and_a_restarted_kernel_rebuilds_it(tmp_path):
+    from helpers import png_bytes
+
+    sim = Simulator(seed=4, batch_seconds_per_line=None)
+    home = tmp_path / "home"
+    photo = ("photo.png", png_bytes((1024, 1024)), "image/png")
+    with kit_on(sim, home=home) as kit:
+        job = batch_api.submit(kit, ["make it snow", "make it night"], endpoint="edit", image=photo)
+    sim.run_batches(100)
+    with kit_on(sim, home=home) as kit:
+        result = batch_api.open_job(kit, job.id).collect(poll=0.01, progress=False)
+        assert [o.source for o in result] == ["api", "api"] and len(result.images) == 2
+
+
+def test_the_budget_is_checked_at_the_batch_price_and_a_refused_job_sends_nothing():
+    sim = Simulator(seed=5, batch_seconds_per_line=None)
+    with kit_on(sim, budget=0.0) as kit, pytest.raises(BudgetExceeded, match="Batch job of 2 requests"):
+        batch_api.submit(kit, ["a", "b"], **FAST)
+    assert sim.stats()["total"] == 0
+
+
+def test_what_the_store_holds_is_not_sent_again():
+    sim = Simulator(seed=6, batch_seconds_per_line=0.001)
+    with kit_on(sim) as kit:
+        kit.generate("a white siamese cat", **FAST)
+        job = batch_api.submit(kit, ["a white siamese cat"], **FAST)
+        assert job.id is None and job.outcomes[0].source == "store"
+        assert job.collect(progress=False)[0].images[0].source == "store"
