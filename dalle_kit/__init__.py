@@ -9,6 +9,8 @@ import typing as _typing
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "BatchJob": "batch",
+    "BatchNotDone": "errors",
     "BudgetExceeded": "errors",
     "CompareGrid": "compare_grid",
     "DalleKitError": "errors",
@@ -21,7 +23,10 @@ _EXPORTS = {
     "ManyResult": "many_result",
     "ModelSpec": "registry",
     "Outcome": "many_result",
+    "Pack": "replay",
+    "PackError": "errors",
     "Prompt": "prompts",
+    "ReplayMiss": "errors",
     "Request": "request",
     "ResponseError": "errors",
     "Simulator": "simulator",
@@ -39,15 +44,19 @@ __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
 if _typing.TYPE_CHECKING:
     from . import costs, masks, registry, styles, vocabulary
+    from .batch import BatchJob
     from .catalog import models
     from .client import Kit
     from .compare_grid import CompareGrid
     from .errors import (
+        BatchNotDone,
         BudgetExceeded,
         DalleKitError,
         DalleKitWarning,
         InvalidArgument,
         InvalidRequest,
+        PackError,
+        ReplayMiss,
         ResponseError,
         UnknownName,
     )
@@ -55,6 +64,7 @@ if _typing.TYPE_CHECKING:
     from .metadata import read_metadata
     from .prompts import Prompt, expand
     from .registry import ModelSpec
+    from .replay import Pack
     from .request import Request
     from .results import ImageResult, ImageSet
     from .simulator import Simulator

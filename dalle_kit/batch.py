@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from . import costs
 from .api_errors import annotate
-from .errors import DalleKitError, InvalidArgument
+from .errors import BatchNotDone, DalleKitError, InvalidArgument
 from .many import prepare
 from .many_result import ManyResult, Outcome
 from .request import Request, Upload
@@ -176,8 +176,8 @@ class BatchJob:
 
     def collect(self, *, poll: float = 5.0, timeout: float | None = None, progress: bool = True) -> ManyResult:
         """Wait for the job (polling every ``poll`` seconds, a progress bar of request counts), then store every
-        image and return the outcomes in submission order. ``timeout`` seconds: raise ``TimeoutError`` (the job
-        goes on; call ``collect`` again later)."""
+        image and return the outcomes in submission order. ``timeout`` seconds: raise ``BatchNotDone`` (a
+        ``TimeoutError``; the job goes on: call ``collect`` again later)."""
         started = time.monotonic()
         batch = self.refresh()
         with tqdm(total=max(1, self.counts.get("total") or len(self.outcomes)), desc=f"batch {self.id or ''}",
@@ -186,7 +186,7 @@ class BatchJob:
                 bar.n = self.counts.get("completed", 0) + self.counts.get("failed", 0)
                 bar.set_postfix_str(batch.status, refresh=True)
                 if timeout is not None and time.monotonic() - started > timeout:
-                    raise TimeoutError(f"Batch job {self.id} is {batch.status} after {timeout:g} s; it goes on: call "
+                    raise BatchNotDone(f"Batch job {self.id} is {batch.status} after {timeout:g} s; it goes on: call "
                                        "collect() again later")
                 time.sleep(poll)
                 batch = self.refresh()

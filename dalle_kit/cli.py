@@ -1,6 +1,7 @@
-"""The ``dalle-kit`` command: ``models``, ``generate``, ``compare``, ``history``, ``spend``, ``repair`` and ``serve``.
-Heavy modules load only when used; several prompts, ``history`` and ``spend`` live in :mod:`dalle_kit.cli_many`,
-``compare`` in :mod:`dalle_kit.cli_compare`.
+"""The ``dalle-kit`` command: ``models``, ``generate``, ``compare``, ``history``, ``spend``, ``repair``, ``serve``,
+``pack`` and ``batch``. Heavy modules load only when used; several prompts, ``history`` and ``spend`` live in
+:mod:`dalle_kit.cli_many`, ``compare`` in :mod:`dalle_kit.cli_compare`, ``pack`` in :mod:`dalle_kit.cli_pack`,
+``batch`` in :mod:`dalle_kit.cli_batch`.
 
 Every error is one line saying what went wrong and how to fix it (plus the note dalle_kit adds to API
 errors), never a traceback unless ``--debug`` asks for one. Exit codes: 0 done, 1 unexpected, 2 bad input
@@ -62,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     from .cli_compare import add_parser as add_compare
 
     add_compare(sub, common)
+    from .cli_batch import add_parser as add_batch
+    from .cli_pack import add_parser as add_pack
+
+    add_pack(sub, common)
+    add_batch(sub, common)
     history = sub.add_parser("history", parents=[common], help="the store's newest images")
     history.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default: 20)")
     history.add_argument("--search", metavar="TEXT", help="only prompts that contain every word of TEXT")
@@ -163,6 +169,14 @@ def main(argv: list[str] | None = None) -> int:
             from .cli_compare import run
 
             return run(args)
+        if args.command == "batch":
+            from .cli_batch import main as run_batch
+
+            return run_batch(args)
+        if args.command == "pack":
+            from .cli_pack import run as run_pack
+
+            return run_pack(args)
         if args.command in ("history", "spend"):
             from . import cli_many
 

@@ -15,7 +15,7 @@ from typing import Any
 from .cli import EXIT_CODES, classify
 from .errors import InvalidArgument
 
-__all__ = ["generate_many", "history", "read_prompts", "spend"]
+__all__ = ["folder", "generate_many", "history", "read_prompts", "report", "spend"]
 
 
 def _line(text: str, limit: int | None = None) -> str:
@@ -56,7 +56,7 @@ def read_prompts(given: list[str], from_file: str | None) -> list[str]:
     return prompts
 
 
-def _folder(output: str | None) -> Path:
+def folder(output: str | None) -> Path:
     """Where a batch's images go: ``-o`` as a folder (created if missing), else the current folder."""
     if not output:
         return Path.cwd()
@@ -76,10 +76,16 @@ def generate_many(args: argparse.Namespace, prompts: list[str], params: dict[str
     image or failed request and the summary; exit with the lowest code among the failures (0: none)."""
     from .client import Kit
 
-    folder = _folder(args.output)
+    target = folder(args.output)
     options = {k: v for k in ("concurrency", "images_per_minute") if (v := getattr(args, k)) is not None}
     kit = Kit(offline=True if args.offline else None, quiet=args.quiet, budget=args.budget)
     result = kit.generate_many(prompts, progress=not args.quiet, fresh=args.fresh, **options, **params)
+    return report(result, target)
+
+
+def report(result: Any, folder: Path) -> int:
+    """Save a ``ManyResult``'s images into ``folder``, print one line per image or failed request and the summary;
+    return the lowest exit code among the failures (0: none)."""
     width = len(str(len(result)))
     codes: list[int] = []
     for outcome in result:

@@ -22,12 +22,13 @@ import openai
 
 from . import costs, registry
 from .api_errors import annotate
-from .errors import InvalidArgument, warn
+from .errors import InvalidArgument, ReplayMiss, warn
 from .http_hooks import hooks as response_hooks
 from .kit_many import ManyAtOnce
 from .kit_support import MIN_OPENAI_KEY, SDK_METHOD, aiter_of, as_list, clean_key, parse_date, sdk_method
 from .kit_types import EditOptions, GenerateOptions, ImageInput, ManyImages, PromptLike, VaryOptions
 from .registry import DEFAULT_MODEL, Listing
+from .replay import Pack, describe_miss, store_replayed
 from .request import Request
 from .responses import Collector, from_records
 from .results import ImageResult, ImageSet
@@ -69,12 +70,17 @@ class Kit(ManyAtOnce):
             off here, or per call with ``fresh=True``.
         budget: US dollars this store may spend per day on this backend; a request or batch whose estimate
             would pass it is refused before sending with ``BudgetExceeded``. The spend is kept in the store.
+        replay: a replay pack (a path or a ``dalle_kit.replay.Pack``), else ``DALLE_KIT_REPLAY``: every request
+            whose key is in the pack is answered from it (after the store; nothing sent, no key needed; the
+            caption says "replayed"). A miss goes to the backend (the simulator without a key) with a warning.
+        strict: with ``replay``, a miss raises ``ReplayMiss`` instead (else ``DALLE_KIT_REPLAY_STRICT=1``).
     """
 
     def __init__(self, api_key: str | None = None, *, base_url: str | None = None, offline: bool | None = None,
                  model: str = DEFAULT_MODEL, home: str | os.PathLike[str] | None = None, simulator: Any = None,
                  lenient: bool = False, max_retries: int = 2, timeout: float | None = None,
-                 quiet: bool = False, cache: bool = True, budget: float | None = None) -> None:
+                 quiet: bool = False, cache: bool = True, budget: float | None = None,
+                 replay: str | os.PathLike[str] | Pack | None = None, strict: bool | None = None) -> None:
         source = "api_key" if api_key is not None else "OPENAI_API_KEY"
         key = clean_key(api_key if api_key is not None else os.environ.get("OPENAI_API_KEY"), source)
         base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "").strip() or None
@@ -89,6 +95,12 @@ class Kit(ManyAtOnce):
         self.budget = None if budget is None else float(budget)
         self.session = uuid.uuid4().hex
         self.quiet = quiet
+        source_pack = replay if replay is not None else (os.environ.get("DALLE_KIT_REPLAY") or "").strip() or None
+        self.replay: Pack | None = Pack.load(source_pack) if source_pack is not None else None
+        if strict is None:
+            strict = os.environ.get("DALLE_KIT_REPLAY_STRICT", "").strip().lower() in ("1", "true", "yes", "on")
+        self.strict = bool(strict)
+        self._missed: set[str] = set()
         self.store = Store(home)
         self.simulator = None
         sync_hook, async_hook = response_hooks(max_retries, quiet)
@@ -106,7 +118,11 @@ class Kit(ManyAtOnce):
             ahttp = httpx2.AsyncClient(transport=self.simulator.async_transport(), event_hooks=ahooks)
             self.backend = "simulator"
             self.other_host = bool(getattr(self.simulator, "legacy", False))
-            if not quiet:
+            if not quiet and self.replay is not None:
+                print(f"dalle_kit: replaying {self.replay.name} ({len(self.replay)} answers); "
+                      + ("a request it does not hold raises ReplayMiss (strict)." if self.strict else
+                         f"{reason}, so a request it does not hold goes to the offline simulator."), file=sys.stderr)
+            elif not quiet:
                 print(f"dalle_kit: {reason}, so images come from the offline simulator "
                       "(drawn locally, marked SIMULATED).", file=sys.stderr)
         else:
@@ -179,13 +195,32 @@ class Kit(ManyAtOnce):
     def _cached(self, request: Request, fresh: bool = False) -> ImageResult | ImageSet | None:
         """The stored answer to ``request`` (the cache), or None: cache off, ``fresh``, a miss or an unreadable
         store (then the request is sent)."""
-        if fresh or not self.cache:
-            return None
-        try:
-            records = self.store.find(request.key, int(request.params.get("n") or 1))
-        except sqlite3.Error:
-            return None
-        return from_records(request, records) if records else None
+        if not (fresh or not self.cache):
+            try:
+                records = self.store.find(request.key, int(request.params.get("n") or 1))
+            except sqlite3.Error:
+                records = []
+            if records and (stored := from_records(request, records)) is not None:
+                return stored
+        return self._replayed(request) if self.replay is not None else None
+
+    def _replayed(self, request: Request) -> ImageResult | ImageSet | None:
+        """The pack's answer to ``request`` (also put in the store), or on a miss: ``ReplayMiss`` when strict,
+        else None (the backend answers) and one warning per missed request."""
+        assert self.replay is not None
+        answer = self.replay.answer(request)
+        if answer is not None:
+            return store_replayed(self.store, self.replay, answer)
+        what = describe_miss(request)
+        if self.strict:
+            raise ReplayMiss(f"the replay pack {self.replay.name} holds no answer to {what}; nothing was sent "
+                             "(strict). Record it: run the notebook where the pack is made (dalle-kit pack record "
+                             "NOTEBOOK -o PACK, or kit.export_pack(PACK) after running it), or leave strict off to "
+                             "let the backend answer misses", request=request, pack=self.replay.name)
+        if request.key not in self._missed:
+            self._missed.add(request.key)
+            warn(f"not in the replay pack {self.replay.name}: {what}; the {self.backend} answers it instead")
+        return None
 
     def check_budget(self, requests: Sequence[Request], what: str) -> costs.Estimate | None:
         """Refuse with ``BudgetExceeded`` when ``requests`` could take today's spend past ``budget``."""

@@ -6,10 +6,15 @@ stay the ``openai`` SDK's own exception types, passed through with a readable no
     DalleKitError
     ├── InvalidRequest (also ValueError)    a request refused before any network call: param, value, allowed
     ├── InvalidArgument (also ValueError)   a bad argument to a dalle_kit function (a mask of the wrong size,
-    │                                       a template with a missing placeholder, a Kit without a key ...)
+    │   │                                   a template with a missing placeholder, a Kit without a key ...)
+    │   └── PackError                       a replay pack refused on load: tampered, truncated, unsafe names,
+    │                                       too large, or holding text that looks like a key (names the entry)
     ├── UnknownName (also KeyError)         a style, preset or field name that does not exist
     ├── ResponseError                       the API answered, but not with what an image call returns
-    └── BudgetExceeded                      a request or batch that would pass ``Kit(budget=...)``, never sent
+    ├── BudgetExceeded                      a request or batch that would pass ``Kit(budget=...)``, never sent
+    ├── BatchNotDone (also TimeoutError)    ``BatchJob.collect(timeout=...)`` gave up waiting; the job goes on
+    └── ReplayMiss                          strict replay (``Kit(replay=..., strict=True)``): a request the pack
+                                            does not hold; nothing was sent
 
     openai.OpenAIError                      the SDK's tree, unchanged: APIError, APIStatusError, BadRequestError,
                                             RateLimitError, APIConnectionError ... (``except openai.APIError``)
@@ -28,8 +33,8 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["BudgetExceeded", "DalleKitError", "DalleKitWarning", "InvalidArgument", "InvalidRequest", "ResponseError",
-           "UnknownName", "closest", "warn"]
+__all__ = ["BatchNotDone", "BudgetExceeded", "DalleKitError", "DalleKitWarning", "InvalidArgument", "InvalidRequest",
+           "PackError", "ReplayMiss", "ResponseError", "UnknownName", "closest", "warn"]
 
 
 class DalleKitError(Exception):
@@ -87,6 +92,32 @@ class BudgetExceeded(DalleKitError):
         self.spent = spent
         self.estimate = estimate
         self.cap = cap
+
+
+class BatchNotDone(DalleKitError, TimeoutError):
+    """A Batch job still running when ``collect(timeout=...)`` stopped waiting; collect it again later."""
+
+
+class PackError(InvalidArgument):
+    """A replay pack that is refused: ``pack`` (its path), ``entry`` (the member or manifest entry at fault, or
+    None for the pack as a whole) and ``problem`` (what is wrong)."""
+
+    def __init__(self, pack: Any, problem: str, *, entry: str | None = None) -> None:
+        where = f"{entry}: " if entry else ""
+        super().__init__(f"replay pack {str(pack)!r} refused: {where}{problem}")
+        self.pack = str(pack)
+        self.entry = entry
+        self.problem = problem
+
+
+class ReplayMiss(DalleKitError):
+    """Strict replay: the pack holds no answer to ``request`` (its ``key`` below); nothing was sent."""
+
+    def __init__(self, message: str, *, request: Any, pack: str) -> None:
+        super().__init__(message)
+        self.request = request
+        self.key = getattr(request, "key", None)
+        self.pack = pack
 
 
 def closest(value: object, choices: Iterable[str]) -> str | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from . import costs
@@ -11,6 +13,7 @@ from .many_result import ManyResult, Outcome
 from .request import Request
 
 if TYPE_CHECKING:
+    from .batch import BatchJob
     from .client import Kit
     from .compare_grid import CompareGrid
     from .store import Store
@@ -20,7 +23,7 @@ __all__ = ["ManyAtOnce"]
 
 class ManyAtOnce:
     """``generate_many`` / ``edit_many`` and their async twins, ``estimate`` / ``estimate_many``, ``spend``,
-    ``compare``, ``gallery`` and ``recall``."""
+    ``compare``, ``gallery``, ``export_pack`` and ``recall``."""
 
     store: Store
     backend: str
@@ -115,6 +118,30 @@ class ManyAtOnce:
 
         return compare(self._kit(), prompt, x, y, z, **options)
 
+    # -- the Batch API ----------------------------------------------------------------------------------------
+
+    def batch(self, requests: Iterable[Any], *, endpoint: str = "generate", fresh: bool = False,
+              **common: Any) -> BatchJob:
+        """Send ``requests`` (as for ``generate_many``; ``endpoint="edit"`` for edits, or a grid's cells) as one
+        job on OpenAI's Batch API (up to 50,000 requests, a 24 h window, half the price). Invalid ones are
+        reported and left out, what the store holds is not sent, the budget is checked at the Batch price.
+        ``job.collect()`` waits and stores the images; the job is kept in the store (``kit.batch_jobs()``)."""
+        from .batch import submit
+
+        return submit(self._kit(), _cells(requests), endpoint=endpoint, fresh=fresh, **common)
+
+    def batch_jobs(self) -> list[dict[str, Any]]:
+        """The Batch jobs this store submitted on this backend, newest first (``kit.batch_job(id).collect()``)."""
+        from .batch import jobs
+
+        return jobs(self._kit())
+
+    def batch_job(self, job_id: str) -> BatchJob:
+        """A Batch job of this store by its id, as a restarted kernel finds it; ``.collect()`` it."""
+        from .batch import open_job
+
+        return open_job(self._kit(), job_id)
+
     # -- the store ----------------------------------------------------------------------------------------------
 
     def gallery(self, **options: Any) -> Any:
@@ -124,6 +151,16 @@ class ManyAtOnce:
 
         return Gallery(self._kit(), **options)
 
+    def export_pack(self, path: str | os.PathLike[str], *, since: Any = None, search: str | None = None,
+                    keys: Iterable[str] | None = None) -> Path:
+        """Export the store's answers (all, or those from ``since`` whose prompt holds every word of ``search``,
+        or the request ``keys``) as a replay pack: a zip when ``path`` ends in ``.zip``, else a folder.
+        ``Kit(replay=path)`` (or ``DALLE_KIT_REPLAY=path``) answers them again with no key. See
+        :mod:`dalle_kit.replay`."""
+        from .replay import export_pack
+
+        return export_pack(self.store, path, since=since, search=search, keys=keys)
+
     def recall(self, source: Any, **inputs: Any) -> Request:
         """The validated ``Request`` an image came from: a store record (or its id), an ``ImageResult``, or a
         saved file's path (its provenance). ``kit.run(request)`` re-runs it, from the store when it holds it; an
@@ -131,3 +168,11 @@ class ManyAtOnce:
         from .recall import recall
 
         return recall(self._kit(), source, **inputs)
+
+
+def _cells(requests: Any) -> Any:
+    """A ``CompareGrid`` given to ``batch`` stands for its cells' requests (refused cells stay out)."""
+    cells = getattr(requests, "cells", None)
+    if isinstance(cells, dict):
+        return [o.request for o in cells.values() if o.request is not None]
+    return requests

@@ -41,8 +41,9 @@ class ImageResult:
 
     ``stored_at`` is where the store wrote it before it was returned; ``partial`` is set on streamed previews.
     ``source`` is ``"api"`` for an image just received, ``"store"`` for one answered from the store (a re-run:
-    nothing was sent, nothing paid). ``cost`` is this image's share of its answer's cost in US dollars, from the
-    answer's ``usage`` and the price table (None when either is unknown).
+    nothing was sent, nothing paid), ``"replay"`` for one answered from a replay pack (``Kit(replay=...)``).
+    ``cost`` is this image's share of its answer's cost in US dollars, from the answer's ``usage`` and the price
+    table (None when either is unknown).
     """
 
     data: bytes = field(repr=False)
@@ -137,6 +138,8 @@ class ImageResult:
             parts.append(self.backend)
         if self.source == "store":
             parts.append("from the store")
+        elif self.source == "replay":
+            parts.append("replayed")
         return " · ".join(parts)
 
     @cached_property

@@ -93,3 +93,28 @@ def test_what_the_store_holds_is_not_sent_again():
         job = batch_api.submit(kit, ["a white siamese cat"], **FAST)
         assert job.id is None and job.outcomes[0].source == "store"
         assert job.collect(progress=False)[0].images[0].source == "store"
+
+
+def test_the_command_submits_waits_collects_and_lists(tmp_path, monkeypatch, capsys):
+    from dalle_kit.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    code = main(["batch", "submit", "a red kite", "a blue kite", "--quality", "low", "--size", "1024x1024", "--wait",
+                 "--poll", "0.02", "-o", "out", "-q"])
+    out = capsys.readouterr().out
+    assert code == 0 and "2 made" in out and len(list((tmp_path / "out").iterdir())) == 2
+    assert main(["batch", "status"]) == 0
+    listed = capsys.readouterr().out
+    assert "generate  2 requests  collected" in listed
+    assert main(["batch", "collect", "batch_nope"]) == 2
+    assert "no Batch job 'batch_nope'" in capsys.readouterr().err
+
+
+def test_kit_batch_takes_a_grids_cells_and_lists_its_jobs():
+    sim = Simulator(seed=8, batch_seconds_per_line=0.001)
+    with kit_on(sim) as kit:
+        grid = kit.compare("a kite", x="quality=low,medium", confirm=False, progress=False, live=False)
+        job = kit.batch(grid, fresh=True)  # the grid's two cells as one job (fresh: not from the store)
+        assert job.id and [j["id"] for j in kit.batch_jobs()] == [job.id]
+        result = kit.batch_job(job.id).collect(poll=0.01, progress=False)
+        assert [o.source for o in result] == ["api", "api"]

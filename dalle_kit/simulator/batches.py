@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from ..errors import InvalidArgument
 from .forms import ApiError, Form, _load_json
 
 __all__ = ["BATCH_ENDPOINTS", "FILE_PURPOSES", "BatchStore", "FileStore"]
@@ -126,7 +127,7 @@ class FileStore:
     def __init__(self, new_id: Callable[[str], str], *, max_file_bytes: int, max_total_bytes: int,
                  max_count: int) -> None:
         if min(max_file_bytes, max_total_bytes, max_count) < 1:
-            raise ValueError("file_max_bytes, files_max_bytes and files_max_count must be at least 1")
+            raise InvalidArgument("file_max_bytes, files_max_bytes and files_max_count must be at least 1")
         self._new_id = new_id
         self.max_file_bytes = max_file_bytes
         self.max_total_bytes = max_total_bytes
@@ -300,9 +301,9 @@ class BatchStore:
     def __init__(self, files: FileStore, answer: LineAnswer, new_id: Callable[[str], str], *, seed: int,
                  seconds_per_line: float | None, fail_lines: Iterable[str | int], fail_rate: float) -> None:
         if seconds_per_line is not None and seconds_per_line < 0:
-            raise ValueError("batch_seconds_per_line must be at least 0 (or None: advance with run_batches())")
+            raise InvalidArgument("batch_seconds_per_line must be at least 0 (or None: advance with run_batches())")
         if not 0.0 <= fail_rate <= 1.0:
-            raise ValueError("batch_fail_rate must be between 0 and 1")
+            raise InvalidArgument("batch_fail_rate must be between 0 and 1")
         self.files = files
         self._answer = answer
         self._new_id = new_id
