@@ -6,7 +6,6 @@ simulator mounted into the SDK's own HTTP transport: same SDK, same retries, no 
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import os
 import sqlite3
@@ -22,13 +21,13 @@ import openai
 
 from . import costs, registry
 from .api_errors import annotate
-from .errors import InvalidArgument, ReplayMiss, warn
+from .errors import InvalidArgument, warn
 from .http_hooks import hooks as response_hooks
 from .kit_many import ManyAtOnce
-from .kit_support import MIN_OPENAI_KEY, SDK_METHOD, aiter_of, as_list, clean_key, parse_date, sdk_method
+from .kit_support import MIN_OPENAI_KEY, SDK_METHOD, aiter_of, as_list, clean_key, sdk_method
 from .kit_types import EditOptions, GenerateOptions, ImageInput, ManyImages, PromptLike, VaryOptions
-from .registry import DEFAULT_MODEL, Listing
-from .replay import Pack, describe_miss, store_replayed
+from .registry import DEFAULT_MODEL
+from .replay import Pack, replay_answer
 from .request import Request
 from .responses import Collector, from_records
 from .results import ImageResult, ImageSet
@@ -205,22 +204,10 @@ class Kit(ManyAtOnce):
         return self._replayed(request) if self.replay is not None else None
 
     def _replayed(self, request: Request) -> ImageResult | ImageSet | None:
-        """The pack's answer to ``request`` (also put in the store), or on a miss: ``ReplayMiss`` when strict,
-        else None (the backend answers) and one warning per missed request."""
+        """The pack's answer (also put in the store); a miss: ``ReplayMiss`` when strict, else None and a warning."""
         assert self.replay is not None
-        answer = self.replay.answer(request)
-        if answer is not None:
-            return store_replayed(self.store, self.replay, answer)
-        what = describe_miss(request)
-        if self.strict:
-            raise ReplayMiss(f"the replay pack {self.replay.name} holds no answer to {what}; nothing was sent "
-                             "(strict). Record it: run the notebook where the pack is made (dalle-kit pack record "
-                             "NOTEBOOK -o PACK, or kit.export_pack(PACK) after running it), or leave strict off to "
-                             "let the backend answer misses", request=request, pack=self.replay.name)
-        if request.key not in self._missed:
-            self._missed.add(request.key)
-            warn(f"not in the replay pack {self.replay.name}: {what}; the {self.backend} answers it instead")
-        return None
+        return replay_answer(self.replay, self.store, request, strict=self.strict, missed=self._missed,
+                             backend=self.backend)
 
     def check_budget(self, requests: Sequence[Request], what: str) -> costs.Estimate | None:
         """Refuse with ``BudgetExceeded`` when ``requests`` could take today's spend past ``budget``."""
@@ -435,25 +422,3 @@ class Kit(ManyAtOnce):
         """Async twin of ``vary``."""
         fresh = bool(params.pop("fresh", False))
         return await self.arun(self._vary_request(image, n, prompt, dict(params)), fresh=fresh)
-
-    # -- the store and the model list -----------------------------------------------------------------------
-
-    def history(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The newest images in the store."""
-        return self.store.history(limit)
-
-    def refresh_models(self, today: dt.date | None = None) -> Listing:
-        """Read ``/v1/models`` (its ``shutdown_date`` per model), keep it in the store, and make the registry
-        prefer its dates. Models it does not list get a warning when used, never a refusal."""
-        with annotate(self._client.api_key):
-            page = self._client.models.list()
-        shutdown: dict[str, dt.date | None] = {}
-        for model in page:
-            if registry.builtin(model.id) is None and "image" not in model.id and not model.id.startswith("dall-e"):
-                continue  # chat, audio, embedding ... models: not ours to keep
-            date = getattr(model, "shutdown_date", None)
-            shutdown[model.id] = parse_date(date)
-        listing = Listing(shutdown=shutdown, read_on=today or dt.date.today(), host=self.backend)
-        self.store.save_listing(listing)
-        registry.apply_listing(listing)
-        return listing

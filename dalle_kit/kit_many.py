@@ -1,15 +1,20 @@
-"""``Kit``'s many-at-once, cost and store methods (a mixin, to keep ``client.py`` about one call at a time)."""
+"""``Kit``'s many-at-once, cost, Batch API, model-list and store methods (a mixin, to keep ``client.py`` about one
+call at a time)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from . import costs
+from . import costs, registry
+from .api_errors import annotate
+from .kit_support import parse_date
 from .many import Options, prepare, run_many, run_sync
 from .many_result import ManyResult, Outcome
+from .registry import Listing
 from .request import Request
 
 if TYPE_CHECKING:
@@ -23,7 +28,8 @@ __all__ = ["ManyAtOnce"]
 
 class ManyAtOnce:
     """``generate_many`` / ``edit_many`` and their async twins, ``estimate`` / ``estimate_many``, ``spend``,
-    ``compare``, ``gallery``, ``export_pack`` and ``recall``."""
+    ``compare``, ``batch`` / ``batch_jobs`` / ``batch_job``, ``refresh_models``, ``history``, ``gallery``,
+    ``export_pack`` and ``recall``."""
 
     store: Store
     backend: str
@@ -141,6 +147,28 @@ class ManyAtOnce:
         from .batch import open_job
 
         return open_job(self._kit(), job_id)
+
+    # -- the store and the model list -----------------------------------------------------------------------
+
+    def history(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest images in the store."""
+        return self.store.history(limit)
+
+    def refresh_models(self, today: dt.date | None = None) -> Listing:
+        """Read ``/v1/models`` (its ``shutdown_date`` per model), keep it in the store, and make the registry
+        prefer its dates. Models it does not list get a warning when used, never a refusal."""
+        with annotate(self._kit()._client.api_key):
+            page = self._kit()._client.models.list()
+        shutdown: dict[str, dt.date | None] = {}
+        for model in page:
+            if registry.builtin(model.id) is None and "image" not in model.id and not model.id.startswith("dall-e"):
+                continue  # chat, audio, embedding ... models: not ours to keep
+            date = getattr(model, "shutdown_date", None)
+            shutdown[model.id] = parse_date(date)
+        listing = Listing(shutdown=shutdown, read_on=today or dt.date.today(), host=self.backend)
+        self.store.save_listing(listing)
+        registry.apply_listing(listing)
+        return listing
 
     # -- the store ----------------------------------------------------------------------------------------------
 

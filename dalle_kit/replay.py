@@ -45,7 +45,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidArgument, PackError, warn
+from .errors import InvalidArgument, PackError, ReplayMiss, warn
 from .replay_checks import (
     EXT,
     FILE,
@@ -68,7 +68,7 @@ from .request import Request
 from .results import ImageResult, ImageSet
 from .store import Store
 
-__all__ = ["FORMAT", "MAX_FILE", "MAX_TOTAL", "VERSION", "Pack", "export_pack", "looks_secret"]
+__all__ = ["FORMAT", "MAX_FILE", "MAX_TOTAL", "VERSION", "Pack", "export_pack", "looks_secret", "replay_answer"]
 
 _SECRET = re.compile(r"\bsk-[A-Za-z0-9_\-]{12,}|(?i:\bbearer\s+[A-Za-z0-9._~+/=\-]{8,})")
 
@@ -379,3 +379,22 @@ def store_replayed(store: Store, pack: Pack, answer: ImageResult | ImageSet) -> 
         return answer
     out = [dataclasses.replace(r, stored_at=p) if isinstance(p, Path) else r for r, p in zip(results, places)]
     return out[0] if len(out) == 1 else ImageSet(out)
+
+
+def replay_answer(pack: Pack, store: Store, request: Request, *, strict: bool, missed: set[str],
+                  backend: str) -> ImageResult | ImageSet | None:
+    """``pack``'s answer to ``request`` (also put in ``store``). A miss raises ``ReplayMiss`` when ``strict``;
+    else it returns None (the backend answers) with one warning per missed request (``missed`` remembers)."""
+    answer = pack.answer(request)
+    if answer is not None:
+        return store_replayed(store, pack, answer)
+    what = describe_miss(request)
+    if strict:
+        raise ReplayMiss(f"the replay pack {pack.name} holds no answer to {what}; nothing was sent (strict). Record "
+                         "it: run the notebook where the pack is made (dalle-kit pack record NOTEBOOK -o PACK, or "
+                         "kit.export_pack(PACK) after running it), or leave strict off to let the backend answer "
+                         "misses", request=request, pack=pack.name)
+    if request.key not in missed:
+        missed.add(request.key)
+        warn(f"not in the replay pack {pack.name}: {what}; the {backend} answers it instead")
+    return None
