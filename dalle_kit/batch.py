@@ -88,7 +88,7 @@ def submit(kit: Kit, items: Iterable[Any], *, endpoint: str = "generate", fresh:
         costs.check_budget(cap=kit.budget, spent=kit.store.spent(kit.backend),
                            estimate=costs.estimate_many(todo, batch=True),
                            what=f"this Batch job of {len(todo)} requests", where=f"today on {kit.backend}")
-    job = BatchJob(kit, None, endpoint, outcomes)
+    job = BatchJob(kit, None, endpoint, outcomes, lines={r.key: n for n, r in enumerate(todo, start=1)})
     if not todo:
         return job  # everything was refused or is in the store: nothing to send
     if endpoint == "edit":  # kept, so that a restarted kernel can rebuild the requests (recall finds them)
@@ -103,8 +103,8 @@ def submit(kit: Kit, items: Iterable[Any], *, endpoint: str = "generate", fresh:
                                              completion_window="24h",
                                              metadata={"software": "dalle_kit", **(metadata or {})})
     job.id, job.status = created.id, created.status
-    described = [{"key": o.request.key, "request": o.request.describe()} if o.request is not None else
-                 {"invalid": str(o.error)} for o in outcomes]
+    described = [{"key": o.request.key, "request": o.request.describe(), "line": job.lines.get(o.request.key)}
+                 if o.request is not None else {"invalid": str(o.error)} for o in outcomes]
     with kit.store._transaction() as db:
         db.execute("INSERT INTO batch_jobs (id, created, backend, endpoint, input_file_id, status, requests) "
                    "VALUES (?,?,?,?,?,?,?)", (created.id, time.time(), kit.backend, endpoint, uploaded.id,
@@ -124,12 +124,14 @@ def open_job(kit: Kit, job_id: str) -> BatchJob:
     """A job of this store by its id (a restarted kernel): its requests rebuilt from their provenance."""
     from .recall import recall
 
-    rows = kit.store.query("SELECT endpoint, requests FROM batch_jobs WHERE id = ?", (job_id,))
+    rows = kit.store.query("SELECT endpoint, requests, collected FROM batch_jobs WHERE id = ?", (job_id,))
     if not rows:
         known = ", ".join(j["id"] for j in jobs(kit)[:5]) or "none"
         raise InvalidArgument(f"no Batch job {job_id!r} in the store at {kit.store.home} (newest: {known})")
-    outcomes = []
+    outcomes, lines = [], {}
     for index, entry in enumerate(json.loads(rows[0]["requests"])):
+        if entry.get("line"):
+            lines[entry["key"]] = int(entry["line"])
         outcome = Outcome(index, entry.get("request"))
         if "key" in entry:
             request = recall(kit, {"request": entry["request"], "request_key": entry["key"]})
@@ -138,7 +140,7 @@ def open_job(kit: Kit, job_id: str) -> BatchJob:
         else:
             outcome.error, outcome.source = InvalidArgument(entry.get("invalid", "invalid")), "invalid"
         outcomes.append(outcome)
-    job = BatchJob(kit, job_id, rows[0]["endpoint"], outcomes)
+    job = BatchJob(kit, job_id, rows[0]["endpoint"], outcomes, lines=lines, collected=rows[0]["collected"])
     job.refresh()
     return job
 
@@ -153,6 +155,8 @@ class BatchJob:
     outcomes: list[Outcome] = dataclasses.field(repr=False)
     status: str = "completed"
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    lines: dict[str, int] = dataclasses.field(default_factory=dict, repr=False)  # request key -> its line (1-based)
+    collected: float | None = None  # when its images were first put in the store (then the store answers)
 
     def refresh(self) -> Any:
         """Ask the API for the job's state (``status``, ``counts``); returns the SDK's ``Batch``."""
@@ -195,14 +199,27 @@ class BatchJob:
                 bar.set_postfix_str(batch.status, refresh=True)
         if batch is not None:
             self._read(batch)
-            with self.kit.store._transaction() as db:
-                db.execute("UPDATE batch_jobs SET collected = ? WHERE id = ?", (time.time(), self.id))
+            if self.collected is None:
+                self.collected = time.time()
+                with self.kit.store._transaction() as db:
+                    db.execute("UPDATE batch_jobs SET collected = ? WHERE id = ?", (self.collected, self.id))
         return ManyResult(self.outcomes, sent=sum(o.attempts for o in self.outcomes),
                           wall=round(time.monotonic() - started, 4))
 
     def _read(self, batch: Any) -> None:
-        by_key = {o.request.key: o for o in self.outcomes if o.request is not None and o.source == "not sent"}
-        numbers = {key: n for n, key in enumerate(by_key, start=1)}
+        """Answer each request: from the store when it holds it (what was there at submission, or a job collected
+        before: read twice, paid once), else from the job's output and error files."""
+        by_key: dict[str, Outcome] = {}
+        for outcome in self.outcomes:
+            if outcome.request is None or outcome.source != "not sent":
+                continue
+            sent = outcome.request.key in self.lines
+            cached = self.kit._cached(outcome.request) if self.collected or not sent else None
+            if cached is not None:
+                outcome.result, outcome.source = cached, "store"
+            elif sent:
+                by_key[outcome.request.key] = outcome
+        numbers = self.lines
         for file_id in (batch.output_file_id, batch.error_file_id):
             if not file_id:
                 continue
@@ -212,12 +229,12 @@ class BatchJob:
                 if text.strip():
                     self._answer(json.loads(text), by_key, numbers)
         for key, outcome in by_key.items():
-            if outcome.source == "not sent":
+            if outcome.source == "not sent":  # neither file has its line
                 outcome.source = "failed" if batch.status == "completed" else "not sent"
                 outcome.error = BatchLineError(f"line {numbers[key]} came back in neither file (the job is "
                                                f"{batch.status})", line=numbers[key], custom_id=key)
 
-    def _answer(self, record: Mapping[str, Any], by_key: dict[str, Outcome], numbers: dict[str, int]) -> None:
+    def _answer(self, record: Mapping[str, Any], by_key: Mapping[str, Outcome], numbers: Mapping[str, int]) -> None:
         key = str(record.get("custom_id"))
         outcome = by_key.get(key)
         if outcome is None or outcome.request is None or outcome.source != "not sent":

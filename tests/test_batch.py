@@ -118,3 +118,21 @@ def test_kit_batch_takes_a_grids_cells_and_lists_its_jobs():
         assert job.id and [j["id"] for j in kit.batch_jobs()] == [job.id]
         result = kit.batch_job(job.id).collect(poll=0.01, progress=False)
         assert [o.source for o in result] == ["api", "api"]
+
+
+def test_collecting_twice_pays_once_and_a_reopened_job_keeps_what_the_store_answered(tmp_path):
+    sim = Simulator(seed=9, batch_seconds_per_line=None)
+    home = tmp_path / "home"
+    with kit_on(sim, home=home) as kit:
+        kit.generate("a stored kite", **FAST)
+        job = batch_api.submit(kit, ["a stored kite", "a new kite", "another kite"], **FAST)
+        assert [o.source for o in job.outcomes] == ["store", "not sent", "not sent"]
+    sim.run_batches(100)
+    with kit_on(sim, home=home) as kit:
+        first = batch_api.open_job(kit, job.id).collect(poll=0.01, progress=False)
+        assert [o.source for o in first] == ["store", "api", "api"] and first.sent == 2
+        spent = kit.spend()["today"]
+        again = batch_api.open_job(kit, job.id).collect(poll=0.01, progress=False)
+        assert [o.source for o in again] == ["store"] * 3 and again.sent == 0
+        assert kit.spend()["today"] == spent  # read twice, paid once
+        assert [o.images[0].bytes for o in again] == [o.images[0].bytes for o in first]
