@@ -30,7 +30,8 @@ def pytest_configure(config: pytest.Config) -> None:
     global _SESSION_HOME
     _SESSION_HOME = tempfile.mkdtemp(prefix="dalle-kit-test-home-")
     os.environ["DALLE_KIT_HOME"] = _SESSION_HOME
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DALLE_KIT_REPLAY"):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DALLE_KIT_REPLAY", "DALLE_KIT_REPLAY_STRICT",
+                 "DALLE_KIT_PRICES"):
         os.environ.pop(name, None)
 
 
