@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbclient
@@ -88,3 +89,47 @@ def test_a_recorded_pack_answers_the_workshop_notebooks_with_no_request(tmp_path
     for name in WORKSHOP:
         _, totals = _run(work / f"{name}.ipynb")
         assert totals and set(totals) == {0}, (name, totals)  # 0 requests to every backend in the kernel
+
+
+def test_record_through_the_batch_api_sends_what_stands_alone_as_one_job_and_the_rest_live(tmp_path, capsys):
+    """``--batch``: a dry run finds the notebook's requests; the two that stand alone go as one Batch job, the
+    edit of an image made before is made in the real run; the pack then replays all of them, strict."""
+    from dalle_kit.cli_pack import record
+
+    work = tmp_path / "work"
+    work.mkdir()
+    cells = ["from dalle_kit import Kit\nkit = Kit(quiet=True)",
+             'kite = kit.generate("a red kite", quality="low", size="1024x1024")',
+             'more = kit.generate_many(["a blue kite"], quality="low", size="1024x1024", progress=False)',
+             'snow = kit.edit(kite.bytes, "make it snow", quality="low", size="1024x1024")',
+             COUNT]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells],
+                                  metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nbformat.write(nb, work / "kites.ipynb")
+    pack_path = record([str(work / "kites.ipynb")], tmp_path / "kites.zip", offline=True, batch=True, poll=0.05)
+    err = capsys.readouterr().err
+    assert "Batch API: 2 generate requests" in err and "2 made" in err
+    pack = Pack.load(pack_path)
+    assert pack.summary()["answers"] == 3  # the two generations (from the job) and the edit (made live after)
+    home = tmp_path / "replay-home"
+    with _replaying(pack_path, home):
+        replayed = nbclient.NotebookClient(nbformat.read(work / "kites.ipynb", as_version=4), timeout=120,
+                                           kernel_name="python3", resources={"metadata": {"path": str(work)}})
+        replayed.execute()
+    counts = json.loads(replayed.nb.cells[-1].outputs[0]["text"])
+    assert counts and all(total == 0 for total in counts)  # strict replay: nothing reached any simulator
+
+
+@contextmanager
+def _replaying(pack_path: Path, home: Path):
+    import os
+
+    saved = dict(os.environ)
+    os.environ.update({"DALLE_KIT_HOME": str(home), "DALLE_KIT_REPLAY": str(pack_path),
+                       "DALLE_KIT_REPLAY_STRICT": "1"})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
