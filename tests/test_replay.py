@@ -97,7 +97,7 @@ def test_export_selects_by_search_since_and_keys(tmp_path):
 
 def test_export_never_carries_key_like_text(tmp_path):
     with Kit(quiet=True) as kit:
-        kit.generate("a sign that reads sk-proj-abcdefghijklmnopqrstuvwxyz0123", **SMALL)
+        kit.generate("a sign that reads sk-proj-FAKE-FOR-TESTS-NOT-A-KEY-0000", **SMALL)
         with pytest.warns(DalleKitWarning, match="looked like an API key"):
             pack = kit.export_pack(tmp_path / "p.zip")
     text = _members(pack)["manifest.json"].decode()
@@ -208,7 +208,7 @@ def test_a_lying_size_in_the_manifest_is_refused(recorded, tmp_path):
     (lambda m: m.update(extra=1), ("exactly the fields",)),
     (lambda m: m["entries"][0].update(key="not-a-key"), ("entry 0", "request key")),
     (lambda m: m["entries"][0].update(file="../x.png"), ("entry 0", "images/<sha256>")),
-    (lambda m: m["entries"][0]["info"].update(note="sk-abcdefghijklmnopqrstuvwx"), ("looks like an API key",)),
+    (lambda m: m["entries"][0]["info"].update(note="sk-FAKE-FOR-TESTS-NOT-A-KEY"), ("looks like an API key",)),
     (lambda m: m["entries"][0]["info"].update(auth="Bearer abcdefgh12345678"), ("looks like an API key",)),
     (lambda m: m["entries"].append(dict(m["entries"][0])), ("second image",)),
 ])
