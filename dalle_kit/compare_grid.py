@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -23,28 +22,16 @@ from PIL import Image, ImageDraw
 
 from .errors import InvalidArgument
 from .many_result import ManyResult, Outcome
-from .results import ImageResult, ImageSet, usd
+from .results import THUMBNAIL_PX, ImageResult, ImageSet, usd
 
 if TYPE_CHECKING:
     from .compare import Axis
 
-__all__ = ["THUMB_PX", "CompareGrid", "cell_caption", "thumbnail"]
+__all__ = ["THUMB_PX", "CompareGrid", "cell_caption"]
 
-THUMB_PX = 256
+THUMB_PX = THUMBNAIL_PX  # a cell shows the image's own thumbnail (made once, in the engine's worker thread)
 Key = tuple[int, int, int]
 _CSS = ("font:12px sans-serif;border-collapse:collapse", "border:1px solid #ddd;padding:4px;vertical-align:top")
-
-
-def thumbnail(image: ImageResult, px: int = THUMB_PX) -> tuple[bytes, str]:
-    """A small copy of ``image`` for display: JPEG (quality 80), or WebP when it has alpha."""
-    img = image.pil.copy()
-    img.thumbnail((px, px))
-    buffer = io.BytesIO()
-    if img.mode in ("RGBA", "LA", "P", "PA"):
-        img.convert("RGBA").save(buffer, format="WEBP", quality=80)
-        return buffer.getvalue(), "image/webp"
-    img.convert("RGB").save(buffer, format="JPEG", quality=80)
-    return buffer.getvalue(), "image/jpeg"
 
 
 def cell_caption(outcome: Outcome) -> str:
@@ -84,7 +71,6 @@ class CompareGrid:
         self.legend = dict(legend or {})
         self.plan = plan
         self.selected: Key | None = None
-        self._thumbs: dict[int, tuple[bytes, str]] = {}
         self._view: Any = None
 
     # -- what it holds -----------------------------------------------------------------------------------------
@@ -150,10 +136,8 @@ class CompareGrid:
         return f"CompareGrid({self.summary()})"
 
     def thumb(self, image: ImageResult) -> tuple[bytes, str]:
-        """The cell thumbnail of ``image`` (made once)."""
-        if id(image) not in self._thumbs:
-            self._thumbs[id(image)] = thumbnail(image)
-        return self._thumbs[id(image)]
+        """The cell thumbnail of ``image``: its own (made once)."""
+        return image.thumbnail()
 
     # -- static HTML -------------------------------------------------------------------------------------------
     def legend_html(self) -> str:

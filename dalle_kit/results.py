@@ -144,14 +144,18 @@ class ImageResult:
 
     @cached_property
     def _small(self) -> Image.Image:
-        """The first frame, shrunk to fit ``THUMBNAIL_PX`` (made once, for both notebook displays)."""
+        """The first frame, shrunk to fit ``THUMBNAIL_PX`` (made once; the engine makes it in a worker thread)."""
         img = self.pil.copy()
         img.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
         return img
 
     def thumbnail(self) -> tuple[builtins.bytes, str]:
         """A small copy for display (WebP when the image has alpha, else JPEG: a few kB) and its MIME type. It is
-        the one picture a notebook keeps of the image (the full bytes stay on disk)."""
+        the one picture a notebook keeps of the image (the full bytes stay on disk); encoded once."""
+        return self._thumbnail
+
+    @cached_property
+    def _thumbnail(self) -> tuple[builtins.bytes, str]:
         img = self._small
         buffer = io.BytesIO()
         if img.mode in ("RGBA", "LA", "P", "PA"):
