@@ -1,4 +1,4 @@
-"""Small builders shared by the tests: input images and API-correct masks."""
+"""Small builders shared by the tests: input images, API-correct masks, query plans."""
 
 from __future__ import annotations
 
@@ -21,3 +21,21 @@ def mask_bytes(size=(64, 64), box=(16, 16, 48, 48)) -> bytes:
     buffer = io.BytesIO()
     img.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def query_plans(store, call) -> list[str]:
+    """SQLite's query plan of every statement ``call`` runs on ``store``'s connection of this thread."""
+    from contextlib import closing
+
+    db = store._connections.get()
+    statements: list[str] = []
+    db.set_trace_callback(statements.append)
+    try:
+        call()
+    finally:
+        db.set_trace_callback(None)
+    plans = []
+    for sql in statements:
+        with closing(db.execute(f"EXPLAIN QUERY PLAN {sql}")) as cursor:
+            plans.append(" / ".join(row[3] for row in cursor))
+    return plans

@@ -7,11 +7,10 @@ import datetime as dt
 import json
 import time
 import zipfile
-from contextlib import closing
 from pathlib import Path
 
 import pytest
-from helpers import mask_bytes, png_bytes
+from helpers import mask_bytes, png_bytes, query_plans
 
 from dalle_kit import ImageResult, InvalidArgument, Kit, Store, read_metadata, validate
 from dalle_kit import gallery as g
@@ -52,22 +51,6 @@ def fill(store: Store, count: int, *, start: float = 1_700_000_000.0, step: floa
     with store._transaction() as db:
         db.executemany("INSERT INTO images (created, sha256, path, format, kind, endpoint, model, prompt, "
                        "request_key, info) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-
-
-def plans(store: Store, call) -> list[str]:
-    """The query plan of every statement ``call`` runs on the thread's connection."""
-    db = store._connections.get()
-    statements: list[str] = []
-    db.set_trace_callback(statements.append)
-    try:
-        call()
-    finally:
-        db.set_trace_callback(None)
-    out = []
-    for sql in statements:
-        with closing(db.execute(f"EXPLAIN QUERY PLAN {sql}")) as cursor:
-            out.append(" / ".join(row[3] for row in cursor))
-    return out
 
 
 # -- search ---------------------------------------------------------------------------------------------------
@@ -138,15 +121,15 @@ def test_paging_10000_rows_newest_first_through_the_indexes(store):
                           ({"since": "2023-11-17", "page": 20}, "images_kind_id (kind=?)"),
                           ({"model": "gpt-image-2"}, "images_kind_model_id (kind=? AND model=?)"),
                           ({"model": "gpt-image-2", "text": "cat"}, "images_kind_model_id (kind=? AND model=?)")]:
-        count, page = plans(store, lambda kwargs=kwargs: g.search(store, **kwargs))
+        count, page = query_plans(store, lambda kwargs=kwargs: g.search(store, **kwargs))
         assert page == f"SEARCH images USING INDEX {index}", kwargs  # walks the index in id order: no sort
         assert count == f"SEARCH images USING INDEX {index}", kwargs
         started = time.perf_counter()
         g.search(store, **kwargs)
         assert time.perf_counter() - started < 0.5, kwargs  # milliseconds in fact; generous for a busy machine
-    assert plans(store, lambda: g.search(store, kind=None)) == ["SCAN images"] * 2  # rowid order, no sort
-    assert "COVERING INDEX images_kind_model_id" in plans(store, lambda: g.models(store))[0]
-    assert "images_sha256" in " ".join(plans(store, lambda: recall_module._by_digest(store, "00" * 32)))
+    assert query_plans(store, lambda: g.search(store, kind=None)) == ["SCAN images"] * 2  # rowid order, no sort
+    assert "COVERING INDEX images_kind_model_id" in query_plans(store, lambda: g.models(store))[0]
+    assert "images_sha256" in " ".join(query_plans(store, lambda: recall_module._by_digest(store, "00" * 32)))
 
 
 def test_store_query_reads_only(store):

@@ -20,6 +20,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from helpers import query_plans
 
 from dalle_kit.store import Store
 
@@ -235,31 +236,15 @@ def _fill(store: Store, count: int) -> None:
                        "VALUES (?,?,?,?,?,?,?,?)", rows)
 
 
-def _plans(store: Store, call) -> list[str]:
-    """The query plan of every statement ``call`` runs (read from SQLite's trace of the thread's connection)."""
-    db = store._connections.get()
-    statements: list[str] = []
-    db.set_trace_callback(statements.append)
-    try:
-        call()
-    finally:
-        db.set_trace_callback(None)
-    plans = []
-    for sql in statements:
-        with closing(db.execute(f"EXPLAIN QUERY PLAN {sql}")) as cursor:
-            plans.append(" / ".join(row[3] for row in cursor))
-    return plans
-
-
 def test_history_and_find_use_their_indexes_on_10000_rows(tmp_path):
     store = Store(tmp_path)
     _fill(store, 10_000)
-    [history] = _plans(store, lambda: store.history(50))
+    [history] = query_plans(store, lambda: store.history(50))
     assert history == "SEARCH images USING INDEX images_kind_id (kind=?)"  # no scan, no sort
-    [find] = _plans(store, lambda: store.find("key17", 4))
+    [find] = query_plans(store, lambda: store.find("key17", 4))
     assert find == "SEARCH images USING INDEX images_request_key (request_key=?)"
-    [spent_day] = _plans(store, lambda: store.spent("openai"))
-    [spent_session] = _plans(store, lambda: store.spent("openai", session="s"))
+    [spent_day] = query_plans(store, lambda: store.spent("openai"))
+    [spent_session] = query_plans(store, lambda: store.spent("openai", session="s"))
     assert "USING INDEX spend_backend_day (backend=? AND day=?)" in spent_day
     assert "USING INDEX spend_backend_session (backend=? AND session=?)" in spent_session
     assert len(store.history(50)) == 50
