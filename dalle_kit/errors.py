@@ -25,12 +25,14 @@ Warnings dalle_kit issues derive from :class:`DalleKitWarning` (a ``UserWarning`
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import os
 import sys
 import types
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 __all__ = ["BatchNotDone", "BudgetExceeded", "DalleKitError", "DalleKitWarning", "InvalidArgument", "InvalidRequest",
@@ -129,8 +131,28 @@ def closest(value: object, choices: Iterable[str]) -> str | None:
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
+#: Where :func:`warn` sends messages in this context instead of ``warnings``: a server answering many clients
+#: from threads (the teacher's proxy) collects them per request; ``warnings.catch_warnings`` is process-wide.
+_SINK: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("dalle_kit_warning_sink", default=None)
+
+
+@contextlib.contextmanager
+def collected_warnings() -> Iterator[list[str]]:
+    """Within the block (this thread or task only), dalle_kit's warnings are appended to the list yielded."""
+    found: list[str] = []
+    token = _SINK.set(found)
+    try:
+        yield found
+    finally:
+        _SINK.reset(token)
+
+
 def warn(message: str, category: type[Warning] = DalleKitWarning) -> None:
     """Warn at the first frame outside dalle_kit, so notebooks show the user's own line."""
+    sink = _SINK.get()
+    if sink is not None:
+        sink.append(message)
+        return
     level, frame = 2, sys._getframe(1)  # stacklevel 2 is the frame that called warn
     frame_or_none: types.FrameType | None = frame
     while frame_or_none is not None and os.path.abspath(frame_or_none.f_code.co_filename).startswith(_PACKAGE):

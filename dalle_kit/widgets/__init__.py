@@ -15,6 +15,7 @@ _EXPORTS: dict[str, str] = {
     "CompareView": "compare",
     "Gallery": "gallery",
     "GeneratePanel": "panel",
+    "LedgerView": "workshop",
     "MaskPainter": "painter",
     "PromptWidget": "prompt",
 }
