@@ -22,10 +22,12 @@ import uvicorn
 from ..errors import InvalidArgument
 from ..kit_support import clean_key
 from ..pacing import Pacer
+from ..simulator.http_limits import MAX_BODY
 from .app import Room, make_app
 from .backends import Backend, ReplayBackend, SdkBackend, simulator_backend
 from .gate import FairGate
 from .ledger import Ledger, Standing
+from .timely import TimelyH11Protocol
 from .tokens import default_names, new_token, read_names, token_hash, write_tokens
 
 __all__ = ["DEFAULT_PORT", "Proxy", "is_loopback", "make_backend", "open_room", "start_proxy"]
@@ -111,19 +113,21 @@ def _stderr(line: str) -> None:
 
 def make_room(ledger: Ledger, backend: Backend, *, secret: str = "", concurrency: int = 8, per_person: int = 2,
               images_per_minute: float | None = None, tokens_per_minute: float | None = None,
-              log: Callable[[str], None] = _stderr) -> Room:
+              max_body: int = MAX_BODY, body_timeout: float = 30.0, log: Callable[[str], None] = _stderr) -> Room:
+    """The room served: ``concurrency`` requests in flight to the backend, ``per_person`` of them for one
+    participant; bodies of at most ``max_body`` bytes arriving within ``body_timeout`` seconds."""
     return Room(ledger=ledger, backend=backend, room_id=ledger.meta("room") or "room",
                 gate=FairGate(slots=concurrency, per_person=per_person),
                 pacer=Pacer(images_per_minute=images_per_minute, tokens_per_minute=tokens_per_minute),
-                log=log, secret=secret)
+                max_body=max_body, body_timeout=body_timeout, log=log, secret=secret)
 
 
-def uvicorn_config(room: Room, host: str, port: int | None = None, *, sock: socket.socket | None = None
-                   ) -> uvicorn.Config:
+def uvicorn_config(room: Room, host: str, port: int | None = None) -> uvicorn.Config:
     """uvicorn as the proxy runs it: no access log (the proxy logs by participant), bounded connections."""
     return uvicorn.Config(make_app(room), host=host, port=port or DEFAULT_PORT, log_level="warning",
                           access_log=False, limit_concurrency=512, backlog=512, timeout_keep_alive=30,
                           h11_max_incomplete_event_size=64 * 1024, server_header=False, date_header=True,
+                          http=TimelyH11Protocol,
                           lifespan="on")
 
 
