@@ -31,10 +31,12 @@ _EXPORTS = {
     "ResponseError": "errors",
     "Simulator": "simulator",
     "Store": "store",
+    "TokenRevoked": "errors",
     "UnknownName": "errors",
     "expand": "prompts",
     "models": "catalog",
     "read_metadata": "metadata",
+    "show": "display",
     "validate": "validation",
 }
 
@@ -48,6 +50,7 @@ if _typing.TYPE_CHECKING:
     from .catalog import models
     from .client import Kit
     from .compare_grid import CompareGrid
+    from .display import show
     from .errors import (
         BatchNotDone,
         BudgetExceeded,
@@ -58,6 +61,7 @@ if _typing.TYPE_CHECKING:
         PackError,
         ReplayMiss,
         ResponseError,
+        TokenRevoked,
         UnknownName,
     )
     from .many_result import ManyResult, Outcome

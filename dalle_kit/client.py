@@ -10,7 +10,6 @@ import functools
 import os
 import sqlite3
 import ssl
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, Literal, Unpack, overload
@@ -21,6 +20,7 @@ import openai
 
 from . import costs, registry
 from .api_errors import annotate
+from .display import notice
 from .errors import InvalidArgument, warn
 from .http_hooks import hooks as response_hooks
 from .kit_many import ManyAtOnce
@@ -118,12 +118,12 @@ class Kit(ManyAtOnce):
             self.backend = "simulator"
             self.other_host = bool(getattr(self.simulator, "legacy", False))
             if not quiet and self.replay is not None:
-                print(f"dalle_kit: replaying {self.replay.name} ({len(self.replay)} answers); "
-                      + ("a request it does not hold raises ReplayMiss (strict)." if self.strict else
-                         f"{reason}, so a request it does not hold goes to the offline simulator."), file=sys.stderr)
-            elif not quiet:
-                print(f"dalle_kit: {reason}, so images come from the offline simulator "
-                      "(drawn locally, marked SIMULATED).", file=sys.stderr)
+                notice(f"dalle_kit: replaying {self.replay.name} ({len(self.replay)} answers); "
+                       + ("a request it does not hold raises ReplayMiss (strict)." if self.strict else
+                          f"{reason}, so a request it does not hold goes to the offline simulator."))
+            elif not quiet:  # one calm line, once per process (a grey line in a notebook, stderr elsewhere)
+                notice(f"dalle_kit: {reason}, so images come from the offline simulator (drawn locally, marked "
+                       "SIMULATED); set OPENAI_API_KEY for the real API.", once="offline")
         else:
             if key is None:
                 raise InvalidArgument("Kit(offline=False) needs a key: pass api_key=... or set OPENAI_API_KEY")

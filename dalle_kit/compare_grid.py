@@ -20,16 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageDraw
 
+from .display import encode_thumbnail
 from .errors import InvalidArgument
 from .many_result import ManyResult, Outcome
-from .results import THUMBNAIL_PX, ImageResult, ImageSet, usd
+from .results import ImageResult, ImageSet, usd
 
 if TYPE_CHECKING:
     from .compare import Axis
 
 __all__ = ["THUMB_PX", "CompareGrid", "cell_caption"]
 
-THUMB_PX = THUMBNAIL_PX  # a cell shows the image's own thumbnail (made once, in the engine's worker thread)
+THUMB_PX = 160  # a cell's thumbnail: a grid holds many, and a saved notebook keeps each one twice (widget + HTML)
 Key = tuple[int, int, int]
 _CSS = ("font:12px sans-serif;border-collapse:collapse", "border:1px solid #ddd;padding:4px;vertical-align:top")
 
@@ -72,6 +73,7 @@ class CompareGrid:
         self.plan = plan
         self.selected: Key | None = None
         self._view: Any = None
+        self._thumbs: dict[int, tuple[ImageResult, tuple[bytes, str]]] = {}
 
     # -- what it holds -----------------------------------------------------------------------------------------
     @property
@@ -136,8 +138,10 @@ class CompareGrid:
         return f"CompareGrid({self.summary()})"
 
     def thumb(self, image: ImageResult) -> tuple[bytes, str]:
-        """The cell thumbnail of ``image``: its own (made once)."""
-        return image.thumbnail()
+        """The cell thumbnail of ``image``, made once from its own small copy (no second decode)."""
+        if (found := self._thumbs.get(id(image))) is None or found[0] is not image:
+            found = self._thumbs[id(image)] = (image, encode_thumbnail(image._small, THUMB_PX, quality=75))
+        return found[1]
 
     # -- static HTML -------------------------------------------------------------------------------------------
     def legend_html(self) -> str:

@@ -11,6 +11,7 @@ stay the ``openai`` SDK's own exception types, passed through with a readable no
     │                                       too large, or holding text that looks like a key (names the entry)
     ├── UnknownName (also KeyError)         a style, preset or field name that does not exist
     ├── ResponseError                       the API answered, but not with what an image call returns
+    ├── TokenRevoked (also PermissionError) a workshop proxy's participant whose token the teacher revoked
     ├── BudgetExceeded                      a request or batch that would pass ``Kit(budget=...)``, never sent
     ├── BatchNotDone (also TimeoutError)    ``BatchJob.collect(timeout=...)`` gave up waiting; the job goes on
     └── ReplayMiss                          strict replay (``Kit(replay=..., strict=True)``): a request the pack
@@ -36,7 +37,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 __all__ = ["BatchNotDone", "BudgetExceeded", "DalleKitError", "DalleKitWarning", "InvalidArgument", "InvalidRequest",
-           "PackError", "ReplayMiss", "ResponseError", "UnknownName", "closest", "warn"]
+           "PackError", "ReplayMiss", "ResponseError", "TokenRevoked", "UnknownName", "closest",
+           "collected_warnings", "warn"]
 
 
 class DalleKitError(Exception):
@@ -83,6 +85,10 @@ class UnknownName(DalleKitError, KeyError):
 
 class ResponseError(DalleKitError):
     """The API answered successfully but not with images (for example an empty ``data`` list)."""
+
+
+class TokenRevoked(DalleKitError, PermissionError):
+    """The teacher revoked this participant's workshop token (the proxy answers 401 ``token_revoked``)."""
 
 
 class BudgetExceeded(DalleKitError):

@@ -11,7 +11,7 @@ import openai
 
 from .errors import DalleKitError, InvalidRequest
 from .request import Request
-from .results import ImageResult, ImageSet, usd
+from .results import THUMBNAIL_PX, ImageResult, ImageSet, usd
 
 __all__ = ["ManyResult", "Outcome"]
 
@@ -20,6 +20,7 @@ __all__ = ["ManyResult", "Outcome"]
 SOURCES = ("api", "store", "invalid", "failed", "not sent")
 #: Thumbnails a batch shows in a notebook (each ~10 kB); the rest are listed as a count.
 HTML_THUMBNAILS = 24
+ONE_ROW = 8  # up to this many thumbnails show in one row
 
 
 @dataclass
@@ -169,11 +170,14 @@ class ManyResult(Sequence[Outcome]):
 
     def _repr_html_(self) -> str:
         images = [image for outcome in self._outcomes for image in outcome.images]
-        cells = [image._repr_html_() for image in images[:HTML_THUMBNAILS]]
+        cells = [f"<div style='flex:0 1 {THUMBNAIL_PX}px;min-width:0'>{image._repr_html_()}</div>"
+                 for image in images[:HTML_THUMBNAILS]]
         if len(images) > HTML_THUMBNAILS:  # a notebook stays light: the rest are on disk and in .images
             cells.append(f"<div style='font:12px sans-serif;align-self:center'>… and {len(images) - HTML_THUMBNAILS}"
                          " more (result.images)</div>")
+        wrap = "nowrap" if len(cells) <= ONE_ROW else "wrap"  # a few images: one row (they shrink), never 2 + 2
         lines = [f"<div style='font:12px sans-serif;color:#a00'>#{o.index}: {html.escape(o.reason())}"
                  f"{' — ' + html.escape((o.prompt or '')[:60]) if o.prompt else ''}</div>" for o in self.errors]
         return (f"<div style='font:bold 12px sans-serif;margin:2px 0'>{html.escape(self.summary())}</div>"
-                f'<div style="display:flex;flex-wrap:wrap;gap:6px">{"".join(cells)}</div>{"".join(lines)}')
+                f'<div style="display:flex;flex-wrap:{wrap};gap:6px;align-items:flex-start">{"".join(cells)}</div>'
+                f'{"".join(lines)}')

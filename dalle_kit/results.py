@@ -156,13 +156,9 @@ class ImageResult:
 
     @cached_property
     def _thumbnail(self) -> tuple[builtins.bytes, str]:
-        img = self._small
-        buffer = io.BytesIO()
-        if img.mode in ("RGBA", "LA", "P", "PA"):
-            img.convert("RGBA").save(buffer, format="WEBP", quality=80)
-            return buffer.getvalue(), "image/webp"
-        img.convert("RGB").save(buffer, format="JPEG", quality=80)
-        return buffer.getvalue(), "image/jpeg"
+        from .display import encode_thumbnail
+
+        return encode_thumbnail(self._small, THUMBNAIL_PX)
 
     def _img_tag(self) -> str:
         if self.format == "svg":
@@ -171,11 +167,14 @@ class ImageResult:
             data, mime = self.thumbnail()
             src = f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
         alt = html.escape(self.prompt or "", quote=True)
-        return f'<img src="{src}" alt="{alt}" style="max-width:{THUMBNAIL_PX}px;max-height:{THUMBNAIL_PX}px">'
+        return (f'<img src="{src}" alt="{alt}" style="display:block;max-width:100%;max-height:{THUMBNAIL_PX}px;'
+                'height:auto">')
 
     def _repr_html_(self) -> str:
+        """One thumbnail and its caption (the only picture of it the notebook keeps; no PNG twin)."""
         title = html.escape(str(self.stored_at or ""), quote=True)
-        return (f'<figure style="margin:0;display:inline-block">{self._img_tag()}'
+        return (f'<figure style="margin:0;display:inline-block;max-width:{THUMBNAIL_PX}px;vertical-align:top">'
+                f"{self._img_tag()}"
                 f'<figcaption title="{title}" style="font:12px sans-serif;color:#555">'
                 f"{html.escape(self.caption())}</figcaption></figure>")
 
@@ -224,8 +223,10 @@ class ImageSet(Sequence[ImageResult]):
         cells = []
         for label, result in zip(labels, self._results):
             head = f"<div style='font:bold 13px sans-serif'>{html.escape(label)}</div>" if label else ""
-            cells.append(f"<div>{head}{result._repr_html_()}</div>")
-        return '<div style="display:flex;flex-wrap:wrap;gap:6px">' + "".join(cells) + "</div>"
+            cells.append(f"<div style='flex:0 1 {THUMBNAIL_PX}px;min-width:0'>{head}{result._repr_html_()}</div>")
+        # one row, never 2 + 2: a narrow window shrinks the thumbnails instead of wrapping them
+        return ('<div style="display:flex;flex-wrap:nowrap;gap:6px;align-items:flex-start">' + "".join(cells)
+                + "</div>")
 
     def __repr__(self) -> str:
         return f"ImageSet({len(self)} images: {self._results[0].caption() if self._results else ''!r})"

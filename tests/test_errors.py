@@ -17,7 +17,9 @@ from dalle_kit import errors
 PACKAGE = Path(dalle_kit.__file__).parent
 # Raised on purpose and not ours to wrap: the module protocol, and the simulator's wire errors (ApiError is
 # turned into an HTTP answer, never raised to a user).
-ALLOWED = {"AttributeError", "ApiError", "NotImplementedError", "StopIteration", "StopAsyncIteration", "SystemExit"}
+# QueueFull: the workshop proxy's internal signal (a participant's queue is full), answered as a 429 in the app
+ALLOWED = {"AttributeError", "ApiError", "NotImplementedError", "StopIteration", "StopAsyncIteration", "SystemExit",
+           "QueueFull"}
 
 
 def _raised_names() -> list[tuple[str, int, str]]:

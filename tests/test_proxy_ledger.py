@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dalle_kit.errors import InvalidArgument
 from dalle_kit.proxy.ledger import Ledger, Participant, Refusal, Reservation, Standing
 from dalle_kit.proxy.tokens import default_names, new_token, read_names, read_tokens, token_hash, write_tokens
 
@@ -117,7 +118,7 @@ def test_write_tokens_is_private_refuses_overwrite_and_round_trips(tmp_path):
     assert read_tokens(path) == dict(pairs)
     assert os.listdir(path.parent) == ["tokens.csv"]  # no temp file left
     before = path.read_bytes()
-    with pytest.raises(FileExistsError) as info:
+    with pytest.raises(InvalidArgument) as info:
         write_tokens(path, [("Ben", new_token())])
     assert "would be lost" in str(info.value) and "--tokens" in str(info.value)
     assert path.read_bytes() == before and os.listdir(path.parent) == ["tokens.csv"]

@@ -32,6 +32,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from .. import costs
+from ..errors import TokenRevoked
 from ..pacing import Pacer, retry_after
 from ..simulator.forms import ApiError
 from ..simulator.http_limits import MAX_BODY
@@ -251,7 +252,7 @@ class _Handler:
         try:
             got = self.room.ledger.reserve(who.name, checked.high or 0.0, endpoint=checked.request.endpoint,
                                            model=checked.request.model, images=checked.images)
-        except PermissionError:
+        except TokenRevoked:
             raise _unauthorized(f"The workshop token of {who.name} was revoked by the teacher.",
                                 "token_revoked") from None
         if isinstance(got, Refusal):

@@ -75,8 +75,8 @@ class Backend(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _rate_headers(headers: Any) -> dict[str, str]:
-    return {k: headers[k] for k in _RATE_HEADERS if k in headers}
+def _rate_headers(headers: Any, secret: str = "") -> dict[str, str]:
+    return {k: scrub(str(headers[k]), secret) for k in _RATE_HEADERS if k in headers}
 
 
 def upstream_error(exc: openai.OpenAIError, secret: str = "") -> ApiError:
@@ -85,14 +85,17 @@ def upstream_error(exc: openai.OpenAIError, secret: str = "") -> ApiError:
         body = exc.body if isinstance(exc.body, dict) else {}
         inner = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
         message = scrub(str(inner.get("message") or exc.message), secret)
-        headers = _rate_headers(exc.response.headers)
+        headers = _rate_headers(exc.response.headers, secret)
         if exc.status_code in (401, 403):  # the teacher's key, not the participant's token: they cannot fix it
             return ApiError(502, "The workshop proxy's own API key was refused by the backend "
                             f"({exc.status_code}); tell the teacher.", type="proxy_error", code="upstream_auth",
                             headers={"x-should-retry": "false"})
-        return ApiError(exc.status_code, message, type=str(inner.get("type") or "api_error"),
-                        param=inner.get("param") if isinstance(inner.get("param"), str) else None,
-                        code=inner.get("code") if isinstance(inner.get("code"), str) else None, headers=headers)
+        def text(field: str) -> str | None:  # an upstream that echoes the key could do it in any field
+            value = inner.get(field)
+            return scrub(value, secret) if isinstance(value, str) else None
+
+        return ApiError(exc.status_code, message, type=text("type") or "api_error", param=text("param"),
+                        code=text("code"), headers=headers)
     if isinstance(exc, openai.APITimeoutError):
         return ApiError(504, "The backend did not answer in time.", type="proxy_error", code="upstream_timeout")
     return ApiError(502, f"The workshop proxy could not reach the backend ({type(exc).__name__}).",
@@ -133,13 +136,14 @@ class SdkBackend:
         except openai.OpenAIError as exc:
             raise upstream_error(exc, self._secret) from None
         usage = parsed.usage.model_dump(mode="json") if parsed.usage is not None else None
-        return Answer(raw.http_response.content, usage, len(parsed.data or []), _rate_headers(raw.headers))
+        return Answer(raw.http_response.content, usage, len(parsed.data or []),
+                      _rate_headers(raw.headers, self._secret))
 
     async def stream(self, request: Request, end: StreamEnd) -> AsyncGenerator[bytes, None]:
         method = self._method(request.endpoint, self.client.images.with_raw_response)
         try:
             raw = await method(**request.sdk_kwargs())
-            end.headers = _rate_headers(raw.headers)
+            end.headers = _rate_headers(raw.headers, self._secret)
             events = raw.parse()
         except openai.OpenAIError as exc:
             raise upstream_error(exc, self._secret) from None

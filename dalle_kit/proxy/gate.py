@@ -13,6 +13,8 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from ..errors import InvalidArgument
+
 __all__ = ["FairGate", "QueueFull"]
 
 
@@ -25,7 +27,7 @@ class FairGate:
 
     def __init__(self, slots: int = 8, per_person: int = 2, max_waiting: int = 64) -> None:
         if slots < 1 or per_person < 1 or max_waiting < 0:
-            raise ValueError("slots and per_person must be at least 1, max_waiting at least 0")
+            raise InvalidArgument("slots and per_person must be at least 1, max_waiting at least 0")
         self.slots = slots
         self.per_person = per_person
         self.max_waiting = max_waiting

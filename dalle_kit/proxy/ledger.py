@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidArgument, UnknownName
+from ..errors import InvalidArgument, TokenRevoked, UnknownName
 from .tokens import _name_problem, token_hash
 
 __all__ = ["BUSY_TIMEOUT", "MIGRATIONS", "Ledger", "Participant", "Refusal", "Reservation", "Standing"]
@@ -315,7 +315,8 @@ class Ledger:
 
     def reserve(self, name: str, amount: float, *, endpoint: str, model: str, images: int) -> Reservation | Refusal:
         """Hold ``amount`` dollars of ``name``'s budget for one call, or refuse (a ``refused`` row) if spent,
-        held and asked would pass the cap. A revoked participant: ``PermissionError``; unknown: ``KeyError``."""
+        held and asked would pass the cap. A revoked participant: ``TokenRevoked`` (a ``PermissionError``);
+        unknown: ``KeyError``."""
         amount, images = float(_number(amount, "the amount (US dollars)")), _number(images, "images", int)
         with self._write() as db:
             row = db.execute("SELECT cap, revoked FROM participants WHERE name = ?", (name,)).fetchone()
@@ -323,7 +324,7 @@ class Ledger:
                 raise UnknownName(f"no participant named {name!r} in {self.path}")
             cap, revoked = float(row[0]), bool(row[1])
             if revoked:
-                raise PermissionError(f"{name}'s token was revoked by the teacher")
+                raise TokenRevoked(f"{name}'s token was revoked by the teacher")
             spent, reserved = db.execute(
                 f"SELECT TOTAL(CASE WHEN status IN {SPENT} THEN amount END), "
                 "TOTAL(CASE WHEN status = 'open' THEN reserved END) FROM charges WHERE name = ?", (name,)).fetchone()

@@ -19,7 +19,7 @@ from typing import Any
 import openai
 import uvicorn
 
-from ..errors import InvalidArgument
+from ..errors import DalleKitError, InvalidArgument
 from ..kit_support import clean_key
 from ..pacing import Pacer
 from ..simulator.http_limits import MAX_BODY
@@ -210,7 +210,7 @@ def start_proxy(ledger: str | os.PathLike[str] | None = None, *, students: int |
     while not server.started:
         if not thread.is_alive():
             book.close()
-            raise RuntimeError("the proxy did not start (see the log above)")
+            raise DalleKitError("the proxy did not start (see the log above)")
         threading.Event().wait(0.01)
     shown = f"[{host.strip('[]')}]" if ":" in host else host
     return Proxy(f"http://{shown}:{sock.getsockname()[1]}/v1", book, served, room, server, thread, tokens, sock,

@@ -115,13 +115,13 @@ def write_tokens(path: str | os.PathLike[str], pairs: Iterable[tuple[str, str]])
     """Write ``name,token`` rows (with a header) to a new CSV file, readable by its owner only (0600).
 
     The file appears whole or not at all (a temp file in the same folder, synced, then linked into place).
-    An existing file is never replaced: ``FileExistsError`` (its tokens would be lost).
+    An existing file is never replaced: ``InvalidArgument`` (its tokens would be lost).
     """
     target = Path(path)
     refusal = (f"{target} already exists; the tokens in it would be lost: pass another --tokens path, or delete "
                "it if those tokens are no longer needed")
     if os.path.lexists(target):
-        raise FileExistsError(refusal)
+        raise InvalidArgument(refusal)
     folder = target.parent if str(target.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)  # os.open(O_EXCL, 0o600)
@@ -144,10 +144,10 @@ def write_tokens(path: str | os.PathLike[str], pairs: Iterable[tuple[str, str]])
         try:
             os.link(tmp, target)  # unlike a rename, never replaces a file made since the check above
         except FileExistsError:
-            raise FileExistsError(refusal) from None
+            raise InvalidArgument(refusal) from None
         except OSError:  # no hard links here (some file systems): the checked rename
             if os.path.lexists(target):
-                raise FileExistsError(refusal) from None
+                raise InvalidArgument(refusal) from None
             os.replace(tmp, target)
         sync_dir(folder)
     finally:
