@@ -37,6 +37,7 @@ _EXPORTS = {
     "models": "catalog",
     "read_metadata": "metadata",
     "show": "display",
+    "show_stream": "display",
     "validate": "validation",
 }
 
@@ -50,7 +51,7 @@ if _typing.TYPE_CHECKING:
     from .catalog import models
     from .client import Kit
     from .compare_grid import CompareGrid
-    from .display import show
+    from .display import show, show_stream
     from .errors import (
         BatchNotDone,
         BudgetExceeded,

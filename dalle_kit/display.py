@@ -1,4 +1,5 @@
-"""Light notebook display: thumbnails in one row (``show``) and dalle_kit's one-line notices (``notice``).
+"""Light notebook display: thumbnails in one row (``show``), streamed previews that replace each other in one place
+(``show_stream`` / ``ashow_stream``) and dalle_kit's one-line notices (``notice``).
 
 A notebook keeps a small copy of each picture it shows (a JPEG or WebP of a few kB, ``THUMB_PX`` pixels on the
 long side); the full image stays where it is (the store, a file, or the PIL image the caller holds). ``show``
@@ -13,13 +14,15 @@ import io
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["THUMB_PX", "encode_thumbnail", "in_notebook", "notice", "row_html", "show"]
+    from .results import ImageResult, ImageSet
+
+__all__ = ["THUMB_PX", "ashow_stream", "encode_thumbnail", "in_notebook", "notice", "row_html", "show", "show_stream"]
 
 THUMB_PX = 320
 _QUALITY = 80
@@ -150,3 +153,95 @@ def show(*images: Any, width: int = THUMB_PX, titles: Sequence[str] | None = Non
     else:
         for caption in re.findall(r"<figcaption[^>]*>(.*?)</figcaption>", page):
             print(html.unescape(caption))
+
+
+class _StreamView:
+    """One display area for a stream: the newest picture of each image (previews, then the final), one row."""
+
+    def __init__(self, width: int, title: str | None) -> None:
+        row_html(width=width)  # checks ``width`` before anything is shown or sent
+        self.width, self.title = width, title
+        self.latest: dict[int, ImageResult] = {}  # image index -> its newest preview or final
+        self.finals: dict[int, ImageResult] = {}
+        self.handle: Any = None
+        if in_notebook():
+            from IPython.display import display
+
+            self.handle = display(self._bundle('<div style="font:12px sans-serif;color:#777">waiting for the first '
+                                               "preview…</div>", "waiting for the first preview…"),
+                                  raw=True, display_id=True)
+
+    def _bundle(self, page: str, text: str) -> dict[str, str]:
+        if self.title is not None:
+            page = f'<div style="font:bold 13px sans-serif">{html.escape(self.title)}</div>{page}'
+            text = f"{self.title}\n{text}"
+        return {"text/html": page, "text/plain": text}
+
+    def add(self, result: ImageResult) -> None:
+        self.latest[result.index] = result
+        if result.partial is None:
+            self.finals[result.index] = result
+        if self.handle is None:
+            print(result.caption())
+            return
+        shown = [self.latest[i] for i in sorted(self.latest)]
+        self.handle.update(self._bundle(row_html(*shown, width=self.width),
+                                        "\n".join(r.caption() for r in shown)), raw=True)
+
+    def failed(self, exc: BaseException) -> None:
+        if self.handle is not None and not self.latest:
+            line = f"no preview arrived ({type(exc).__name__})"
+            self.handle.update(self._bundle(f'<div style="font:12px sans-serif;color:#777">{html.escape(line)}</div>',
+                                            line), raw=True)
+
+    def result(self) -> ImageResult | ImageSet:
+        from .errors import ResponseError
+        from .results import ImageSet
+
+        finals = [self.finals[i] for i in sorted(self.finals)]
+        if not finals:
+            raise ResponseError("the stream ended without a final image (only previews arrived)")
+        return finals[0] if len(finals) == 1 else ImageSet(finals)
+
+
+def show_stream(events: Iterable[ImageResult], *, width: int = THUMB_PX,
+                title: str | None = None) -> ImageResult | ImageSet:
+    """Show a stream as it arrives, in one place: each preview replaces the one before, then the final image
+    replaces the last preview. Returns the final image (an ``ImageSet`` when the request had ``n > 1``; their
+    pictures share the row, one per image).
+
+    ``events``: what ``kit.generate(..., stream=True, partial_images=...)`` or ``kit.edit(..., stream=True)``
+    returns (a re-run answered from the store holds only the final image; an ``ImageResult`` or ``ImageSet`` from
+    a call without ``stream=True`` shows as it is). In a notebook this is one output
+    that updates (``display_id``), so the saved notebook keeps one thumbnail per image, not one per preview;
+    elsewhere each caption is printed as it arrives.
+
+    Args:
+        width: the thumbnails' long side in pixels.
+        title: a line above the thumbnails.
+    """
+    from .results import ImageResult
+
+    view = _StreamView(width, title)
+    if isinstance(events, ImageResult):  # a call without stream=True: its one image
+        events = [events]
+    try:
+        for result in events:
+            view.add(result)
+    except BaseException as exc:
+        view.failed(exc)
+        raise
+    return view.result()
+
+
+async def ashow_stream(events: AsyncIterable[ImageResult], *, width: int = THUMB_PX,
+                       title: str | None = None) -> ImageResult | ImageSet:
+    """Async twin of ``show_stream``, for ``await kit.agenerate(..., stream=True)``."""
+    view = _StreamView(width, title)
+    try:
+        async for result in events:
+            view.add(result)
+    except BaseException as exc:
+        view.failed(exc)
+        raise
+    return view.result()

@@ -101,3 +101,89 @@ def test_the_offline_notice_in_a_notebook_is_one_grey_line_once(monkeypatch, cap
     assert len(shown) == 1 and capsys.readouterr().err == "" and not recwarn.list  # no stderr box, no warning
     assert shown[0]["text/html"].startswith('<div style="font:12px sans-serif;color:#777')
     assert "offline simulator" in shown[0]["text/plain"]
+
+
+class _Area:
+    """A stand-in for IPython's ``DisplayHandle``: what was shown first and every update after."""
+
+    def __init__(self, data: dict[str, str]) -> None:
+        self.shown = [data]
+
+    def update(self, data: dict[str, str], raw: bool = False) -> None:
+        assert raw
+        self.shown.append(data)
+
+
+@pytest.fixture
+def areas(monkeypatch):
+    made: list[_Area] = []
+
+    def display(data, raw=False, display_id=None):
+        assert raw and display_id is True  # one updatable output, not a new output per preview
+        made.append(_Area(data))
+        return made[-1]
+
+    monkeypatch.setattr(dk_display, "in_notebook", lambda: True)
+    monkeypatch.setattr("IPython.display.display", display)
+    return made
+
+
+def test_streamed_previews_replace_each_other_in_one_display_area(kit, areas):
+    events = kit.generate("a lighthouse at dusk", size="1536x864", quality="low", stream=True, partial_images=3)
+    final = dk_display.show_stream(events, width=200, title="streaming")
+    [area] = areas
+    assert "waiting for the first preview" in area.shown[0]["text/html"]
+    assert len(area.shown) == 1 + 4  # the placeholder, three previews, the final image
+    for data in area.shown[1:]:
+        assert data["text/html"].count("<figure") == 1 and data["text/plain"].startswith("streaming\n")
+        [(_, thumb)] = _thumbs(data["text/html"])
+        assert max(thumb.size) == 200
+    assert [re.search(r"preview \d", d["text/plain"]).group() for d in area.shown[1:4]] == [
+        "preview 1", "preview 2", "preview 3"]
+    assert "preview" not in area.shown[-1]["text/plain"] and final.caption() in area.shown[-1]["text/plain"]
+    assert final.partial is None and final.size == "1536x864" and final.stored_at is not None
+
+
+def test_a_streamed_set_shows_as_one_row_and_a_rerun_shows_only_the_finals(kit, areas):
+    params = dict(size="1024x1024", quality="low", stream=True, partial_images=1, n=2)
+    images = dk_display.show_stream(kit.generate("a red kite", **params))
+    assert isinstance(images, ImageSet) and [r.index for r in images] == [0, 1]
+    last = areas[0].shown[-1]
+    assert last["text/html"].count("<figure") == 2 and "flex-wrap:nowrap" in last["text/html"]
+    again = dk_display.show_stream(kit.generate("a red kite", **params))  # from the store: finals only
+    assert len(areas[1].shown) == 1 + 2 and all(r.source == "store" for r in again)
+
+
+def test_show_stream_outside_a_notebook_prints_each_caption(kit, capsys):
+    final = dk_display.show_stream(kit.generate("a kite", size="1024x1024", quality="low", stream=True,
+                                                partial_images=2))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and "preview 1" in lines[0] and "preview 2" in lines[1] and lines[2] == final.caption()
+
+
+def test_show_stream_takes_a_plain_result_and_says_when_nothing_arrived(kit, areas):
+    plain = kit.generate("a kite", size="1024x1024", quality="low")
+    assert dk_display.show_stream(plain) is plain
+
+    def broken():
+        raise ConnectionError("dropped")
+        yield plain  # pragma: no cover
+
+    with pytest.raises(ConnectionError):
+        dk_display.show_stream(broken())
+    assert areas[-1].shown[-1]["text/plain"] == "no preview arrived (ConnectionError)"
+    with pytest.raises(dalle_kit.ResponseError, match="without a final image"):
+        dk_display.show_stream([])
+    with pytest.raises(InvalidArgument, match="width"):
+        dk_display.show_stream([plain], width=4)
+
+
+def test_ashow_stream_is_the_async_twin(kit, areas):
+    import asyncio
+
+    async def main():
+        events = await kit.agenerate("a lantern", size="1024x1024", quality="low", stream=True, partial_images=2)
+        return await dk_display.ashow_stream(events)
+
+    final = asyncio.run(main())
+    assert final.partial is None and len(areas[0].shown) == 1 + 3
