@@ -208,13 +208,14 @@ def test_variations_resemble_their_source():
                                                    size="512x512", response_format="b64_json", n=2)
     src = Image.open(io.BytesIO(source)).convert("L").resize((64, 64))
     unrelated = Image.open(io.BytesIO(other)).convert("L").resize((64, 64))
-    for i, d in enumerate(resp.data):
+    mirrored = src.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    for d in resp.data:
         var = decode(d.b64_json).convert("L").resize((64, 64))
-        if i % 2:  # odd variations are mirrored
-            var = var.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         near = ImageStat.Stat(ImageChops.difference(var, src)).mean[0]
         far = ImageStat.Stat(ImageChops.difference(var, unrelated)).mean[0]
         assert near < far / 1.5, (near, far)
+        # never mirrored: the same way round as the source, not its mirror image
+        assert near < ImageStat.Stat(ImageChops.difference(var, mirrored)).mean[0] / 1.5
 
 
 def test_gif_and_svg_outputs(c):
@@ -237,3 +238,122 @@ def _timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+# -- edits that follow the prompt, variations that keep the picture ------------------------------------------
+
+
+def sky_mask(size=(1024, 1024), box=(0, 0, 1024, 400), feather=0) -> Image.Image:
+    img = Image.new("RGBA", size, (0, 0, 0, 255))
+    ImageDraw.Draw(img).rectangle(box, fill=(0, 0, 0, 0))
+    if feather:
+        img.putalpha(img.getchannel("A").filter(ImageFilter.GaussianBlur(feather)))
+    return img
+
+
+def as_png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def harbour(size=(1024, 1024)) -> Image.Image:
+    return render.draw(render.Scene("a quiet harbour at dawn, watercolor", *size, "medium", seed=7)).convert("RGB")
+
+
+def reds(img: Image.Image) -> int:
+    r, g, b = img.convert("RGB").split()
+    hot = ImageChops.multiply(ImageChops.multiply(r.point(lambda v: 255 if v > 170 else 0),
+                                                  g.point(lambda v: 255 if v < 90 else 0)),
+                              b.point(lambda v: 255 if v < 90 else 0))
+    return int(ImageStat.Stat(hot).sum[0] / 255)
+
+
+def test_masked_edit_draws_what_the_prompt_asks_inside_and_keeps_the_rest(c):
+    source, mask = harbour(), sky_mask()
+    out = decode(c.images.edit(model="gpt-image-2", prompt="add a red balloon in the sky", quality="medium",
+                               image=("harbour.png", as_png(source), "image/png"),
+                               mask=("sky.png", as_png(mask), "image/png")).data[0].b64_json).convert("RGB")
+    below, sky = (0, 401, 1024, 1024), (0, 0, 1024, 401)  # ImageDraw's rectangle includes row 400
+    assert ImageChops.difference(out.crop(below), source.crop(below)).getbbox() is None  # pixel-identical
+    changed = ImageChops.difference(out.crop(sky), source.crop(sky)).convert("L").point(lambda v: 255 if v else 0)
+    assert ImageStat.Stat(changed).mean[0] / 255 > 0.9  # the sky was repainted
+    repaint_only = render.draw_edit(render.Scene("remove the clouds", 1024, 1024), source.convert("RGBA"), [], mask)
+    assert reds(out.crop(sky)) > reds(repaint_only.crop(sky)) + 5000  # and a red balloon is in it
+    # the edit's prompt is a label inside the edited area, whole: a dark band with white lettering, not cut
+    band = out.crop((0, 300, 1024, 400)).convert("L")
+    assert ImageStat.Stat(band).extrema[0][0] < 60 and ImageStat.Stat(band).extrema[0][1] > 230
+
+
+def test_other_prompts_draw_other_things():
+    source, mask = harbour().convert("RGBA"), sky_mask()
+    def edit(prompt):
+        return render.draw_edit(render.Scene(prompt, 1024, 1024, seed=1), source, [], mask).convert("RGB")
+
+    balloon, sun, removal = edit("a red balloon"), edit("a yellow sun"), edit("remove the clouds")
+    assert ImageChops.difference(balloon, sun).getbbox() is not None
+    assert reds(balloon) > reds(sun) + 5000  # (both have the small red SIMULATED mark in the edited area)
+    assert reds(removal) < reds(sun) + 500  # removing draws nothing new: only the repaint
+    assert edit("一只红色的气球").tobytes() == edit("一只红色的气球").tobytes()  # deterministic
+
+
+def test_feathered_mask_blends_only_at_its_edge():
+    source, mask = harbour().convert("RGBA"), sky_mask(feather=12)
+    out = render.draw_edit(render.Scene("a blue kite", 1024, 1024, seed=2), source, [], mask)
+    keep = mask.getchannel("A").point(lambda a: 255 if a == 255 else 0)
+    diff = ImageChops.difference(out, source).convert("L").point(lambda v: 255 if v else 0)
+    assert ImageChops.multiply(diff, keep).getbbox() is None  # opaque mask: untouched
+    edge = mask.getchannel("A").point(lambda a: 255 if 0 < a < 255 else 0)
+    assert ImageStat.Stat(ImageChops.multiply(diff, edge)).sum[0] > 0  # feathered edge: blended
+
+
+def histogram(img: Image.Image) -> list[float]:
+    small = img.convert("RGB").resize((128, 128)).point(lambda v: v // 64 * 64)  # 4 levels per channel
+    counts = small.getcolors(64) or []
+    total = sum(n for n, _c in counts)
+    hist = {colour: n / total for n, colour in counts}
+    return [hist.get((r, g, b), 0.0) for r in range(0, 256, 64) for g in range(0, 256, 64) for b in range(0, 256, 64)]
+
+
+def hist_distance(a: Image.Image, b: Image.Image) -> float:
+    return sum(abs(x - y) for x, y in zip(histogram(a), histogram(b)))
+
+
+def test_variation_keeps_layout_and_palette_and_changes_details(c):
+    from dalle_kit.client import VARIATION_PROMPT
+
+    source = harbour()
+    other = render.draw(render.Scene("a neon city at night, cyberpunk", 1024, 1024, "medium", seed=8))
+    outs = [decode(d.b64_json).convert("RGB") for d in c.images.edit(
+        model="gpt-image-2", prompt=VARIATION_PROMPT, image=("harbour.png", as_png(source), "image/png"),
+        n=2).data]
+    for out in outs:
+        assert 0 < hist_distance(out, source) < 0.8 < 1.5 < hist_distance(out, other)  # same palette, not equal
+        small = [img.convert("L").resize((64, 64)) for img in (out, source, other)]
+        near = ImageStat.Stat(ImageChops.difference(small[0], small[1])).mean[0]
+        assert near < ImageStat.Stat(ImageChops.difference(small[0], small[2])).mean[0] / 2  # same layout
+        assert near < ImageStat.Stat(ImageChops.difference(small[0], small[1].transpose(
+            Image.Transpose.FLIP_LEFT_RIGHT))).mean[0] / 1.5  # never mirrored
+        assert ImageStat.Stat(ImageChops.difference(out, source)).mean[0] > 2  # details changed
+    assert outs[0].tobytes() != outs[1].tobytes()
+
+
+def test_variation_has_one_caption():
+    source = harbour().convert("RGBA")
+    out = render.draw_variation(render.Scene("variation", 1024, 1024, "standard", seed=3), source)
+    plain = render.draw_variation(render.Scene("variation", 1024, 1024, "standard", seed=3),
+                                  Image.new("RGBA", (1024, 1024), (200, 220, 240, 255)))
+    # the source's caption is filtered out and the new one drawn where it was: the band's white lettering is
+    # the same amount as on a source that had no caption at all (two captions over each other would be more)
+    whites = [ImageStat.Stat(img.crop((0, 960, 1024, 1024)).convert("L").point(lambda v: 255 if v > 200 else 0))
+              .sum[0] for img in (out, plain)]
+    assert abs(whites[0] - whites[1]) < 0.25 * whites[1], whites
+
+
+def test_edit_and_variation_are_fast():
+    base = harbour().convert("RGBA")
+    mask = sky_mask()
+    edit = render.Scene("add a red balloon in the sky", 1024, 1024, "medium", seed=5)
+    vary = render.Scene("variation", 1024, 1024, "standard", seed=5)
+    assert min(_timed(lambda: render.draw_edit(edit, base, [], mask)) for _ in range(3)) < 0.3
+    assert min(_timed(lambda: render.draw_variation(vary, base)) for _ in range(3)) < 0.4

@@ -47,7 +47,7 @@ def picture(job: Job, sc: render.Scene) -> Image.Image:
     first = render.fit(job.images[0].image, size)
     if job.endpoint == "variation":
         return render.draw_variation(sc, first)
-    refs = [img.image for img in job.images[1:]] or ([] if job.mask else [job.images[0].image])
+    refs = [img.image for img in job.images[1:]]  # the first image is the one edited, not a reference
     mask = render.fit(job.mask.image, size) if job.mask else None
     markup = render.fit(job.markup.image, size) if job.markup else None
     return render.draw_edit(sc, first, refs, mask, markup)

@@ -8,19 +8,21 @@ so the same scene gives the same bytes.
 
 from __future__ import annotations
 
-import functools
+import colorsys
 import io
-import os
 import random
-import subprocess
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps, PngImagePlugin
+import numpy as np
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps, PngImagePlugin
 
 from ..errors import InvalidArgument
+from . import fonts, motifs
+from .fonts import CJK_FONTS
 from .palettes import CJK, RGB, STYLES, palette_for
 
 __all__ = [
+    "CJK_FONTS",
     "DETAIL",
     "STYLES",
     "Scene",
@@ -56,31 +58,14 @@ class Scene:
     style: str | None = None  # dall-e-3's vivid | natural
 
 
-#: Fonts with Chinese glyphs, tried in order after fontconfig (Pillow's own font has none).
-CJK_FONTS = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-             "/System/Library/Fonts/PingFang.ttc", "/System/Library/Fonts/STHeiti Medium.ttc",
-             "C:/Windows/Fonts/msyh.ttc", "C:/Windows/Fonts/simhei.ttf")
-
-
-@functools.lru_cache(maxsize=1)
 def _cjk_font_file() -> str | None:
-    """A font file that has Chinese glyphs: fontconfig's answer, else a well-known path, else None."""
-    try:
-        listed = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
-        listed = ""
-    candidates = [line.split(":")[0].strip() for line in listed.splitlines() if line.strip()] + list(CJK_FONTS)
-    return next((path for path in candidates if os.path.isfile(path)), None)
+    """A font file that has Chinese glyphs: the shipped Noto Sans SC subset, else a system CJK font, else None."""
+    return fonts.cjk_font_file()
 
 
-@functools.lru_cache(maxsize=32)
 def _font(size: int, cjk: bool = False) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    """Pillow's default font at ``size``; for text with Chinese, a system CJK font when there is one."""
-    path = _cjk_font_file() if cjk else None
-    try:
-        return ImageFont.truetype(path, size) if path else ImageFont.load_default(size=size)
-    except Exception:
-        return ImageFont.load_default()
+    """Pillow's default font at ``size``; for text with Chinese, a CJK font (the shipped one first)."""
+    return fonts.font(size, fonts.cjk_font_file() if cjk else None)
 
 
 def _gradient(size: tuple[int, int], top: RGB, bottom: RGB) -> Image.Image:
@@ -126,9 +111,15 @@ def _shapes(img: Image.Image, scene: Scene, rng: random.Random, accents: tuple[R
             d.ellipse((x - rr, y - rr, x + rr, y + rr), fill=accents[rng.randrange(len(accents))] + (255,))
 
 
-def _texture(img: Image.Image, strength: int) -> Image.Image:
-    w, h = img.size
-    noise = Image.effect_noise((max(1, w // 3), max(1, h // 3)), 60).resize((w, h), Image.Resampling.NEAREST)
+def _noise(size: tuple[int, int], rng: random.Random, cell: int = 3) -> Image.Image:
+    """Seeded grey noise (``cell``-pixel grain): Pillow's effect_noise is not seeded, so it is not used."""
+    w, h = size
+    small = (max(1, w // cell), max(1, h // cell))
+    return Image.frombytes("L", small, rng.randbytes(small[0] * small[1])).resize(size, Image.Resampling.NEAREST)
+
+
+def _texture(img: Image.Image, strength: int, rng: random.Random) -> Image.Image:
+    noise = _noise(img.size, rng)
     alpha = img.getchannel("A").point(lambda a: a * strength // 255)
     img.alpha_composite(Image.merge("RGBA", (noise, noise, noise, alpha)))
     return img
@@ -156,21 +147,45 @@ def _wrap(text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: 
     return out
 
 
-def _caption(img: Image.Image, text: str, box: tuple[int, int, int, int] | None = None) -> None:
+def _caption(img: Image.Image, text: str, box: tuple[int, int, int, int] | None = None, *,
+             alpha: int = 165) -> None:
     """The prompt in a dark band at the bottom of ``box`` (default: the whole image)."""
     x0, y0, x1, y1 = box or (0, 0, img.width, img.height)
     size = max(10, min(x1 - x0, (y1 - y0) * 2) // 34)
-    font = _font(size, bool(CJK.search(text)))
-    lines = _wrap(text, font, (x1 - x0) * 0.92, 3)
+    _band(img, text, (x0, y0, x1, y1), size, alpha)
+
+
+def _band(img: Image.Image, text: str, box: tuple[int, int, int, int], size: int, alpha: int,
+          lines_max: int = 3) -> int:
+    """``text`` wrapped in a dark band at the bottom of ``box`` at font ``size``; returns the band's height."""
+    x0, y0, x1, y1 = box
+    font, shown = fonts.caption_font(size, text)
+    lines = _wrap(shown, font, (x1 - x0) * 0.92, lines_max)
     if not lines:
-        return
+        return 0
     pad = size // 2
-    band_h = len(lines) * int(size * 1.25) + 2 * pad
-    band = Image.new("RGBA", (x1 - x0, min(band_h, y1 - y0)), (0, 0, 0, 165))
+    step = int(size * 1.3)
+    band = Image.new("RGBA", (x1 - x0, min(len(lines) * step + 2 * pad, y1 - y0)), (0, 0, 0, alpha))
     d = ImageDraw.Draw(band)
     for i, line in enumerate(lines):
-        d.text((pad, pad + i * int(size * 1.25)), line, font=font, fill=(255, 255, 255, 255))
+        d.text((pad, pad + i * step), line, font=font, fill=(255, 255, 255, 255))
     img.alpha_composite(band, dest=(x0, max(y0, y1 - band.height)))
+    return band.height
+
+
+def _label(img: Image.Image, text: str, box: tuple[int, int, int, int]) -> int:
+    """``text`` at the bottom of ``box``, at the largest font (down to 10 px) whose band takes at most 40% of
+    the box's height, so it is never cut; returns the band's height (0 when even 10 px would not fit)."""
+    x0, y0, x1, y1 = box
+    bw, bh = x1 - x0, y1 - y0
+    size = min(max(10, min(bw, bh * 2) // 30), 36)
+    while size >= 10:
+        font, shown = fonts.caption_font(size, text)
+        lines = _wrap(shown, font, bw * 0.92, 3)
+        if lines and len(lines) * int(size * 1.3) + size <= bh * 0.4:
+            return _band(img, text, box, size, 200)
+        size -= 2
+    return 0
 
 
 def _badge(img: Image.Image, scene: Scene, extra: str = "", box: tuple[int, int, int, int] | None = None) -> None:
@@ -214,7 +229,7 @@ def draw(scene: Scene, *, text: bool = True) -> Image.Image:
     box = (int(w * 0.15), int(h * 0.12), int(w * 0.85), int(h * 0.8)) if scene.transparent else (0, 0, w, h)
     _shapes(img, scene, rng, accents, box)
     if DETAIL.get(scene.quality, 14) >= 24:
-        _texture(img, 22)
+        _texture(img, 22, rng)
     img = _finish(img, scene)
     if text:
         _caption(img, scene.prompt)
@@ -229,40 +244,127 @@ def fit(img: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 def draw_edit(scene: Scene, base: Image.Image, refs: list[Image.Image], mask: Image.Image | None = None,
               markup: Image.Image | None = None) -> Image.Image:
-    """An edit of ``base`` (already ``scene``-sized RGBA). With ``mask``, pixels where its alpha is not 0 are
-    copied from ``base`` unchanged; reference images appear as thumbnails in the edited area."""
-    size = (scene.width, scene.height)
+    """An edit of ``base`` (already ``scene``-sized RGBA) that does what the prompt asks, visibly.
+
+    With ``mask``, only where its alpha is below 255 changes (fully where it is 0, blended where a feathered
+    edge is partly transparent): that area is repainted from its surroundings and the prompt's objects and
+    colours (:mod:`.motifs`) are drawn in it, with the prompt as a label that fits the area. A ``markup`` marks
+    the area the same way (the box around its strokes). With neither, the whole picture is repainted: a prompt
+    that asks for a variation gets :func:`draw_variation`; others get the prompt's palette and objects, the
+    reference images as thumbnails, and one caption.
+    """
     rng = random.Random(scene.seed ^ 0x5EED)
-    layer = draw(scene, text=False)
     if mask is not None:
-        region = mask.getchannel("A").point(lambda a: 255 if a == 0 else 0)
+        region: Image.Image | None = ImageOps.invert(mask.getchannel("A"))
     elif markup is not None:
-        region = markup.getchannel("A").point(lambda a: 255 if a > 0 else 0)
+        region = _markup_area(markup)
     else:
         region = None
-    box = region.getbbox() if region is not None else None
-    box = box or (0, 0) + size
-    _thumbnails(layer, refs, box, rng)
     if region is None:
-        out = Image.blend(base, layer, 0.4)
-        _thumbnails(out, refs, box, random.Random(scene.seed ^ 0x5EED))
-        _caption(out, scene.prompt)
-        _badge(out, scene, "edit")
-        return out
-    if markup is not None:
-        guided = Image.blend(base, layer, 0.75)
-        out = base.copy()
-        out.paste(guided, (0, 0), region)
-        _caption(out, scene.prompt)
-        _badge(out, scene, "markup edit")
-        return out
-    x0, y0, x1, y1 = box  # inset, so round holes still show the mark
-    inset = (x0 + (x1 - x0) * 3 // 20, y0 + (y1 - y0) * 3 // 20, x1 - (x1 - x0) * 3 // 20, y1 - (y1 - y0) * 3 // 20)
-    _caption(layer, scene.prompt, inset)
-    _badge(layer, scene, "masked edit", inset)
+        if motifs.asks_variation(scene.prompt):
+            return draw_variation(scene, base, caption=scene.prompt)
+        return _whole_edit(scene, base, refs, rng)
+    box = region.getbbox()
     out = base.copy()
-    out.paste(layer, (0, 0), region)
+    if box is None:  # nothing to edit
+        return out
+    patch = _repaint(base, box)
+    inner = _largest_rect(region, box)
+    ix0, iy0, ix1, iy1 = (inner[0] - box[0], inner[1] - box[1], inner[2] - box[0], inner[3] - box[1])
+    label_h = _label(patch, scene.prompt, (ix0, iy0, ix1, iy1))
+    badge = max(10, min(ix1 - ix0, iy1 - iy0) // 22)
+    top = iy0 + int(badge * 2.6) if min(ix1 - ix0, iy1 - iy0) >= 160 else iy0
+    if top > iy0:
+        _badge(patch, scene, "markup edit" if mask is None else "masked edit", (ix0, iy0, ix1, iy1))
+    area = (ix0, top, ix1, iy1 - label_h)
+    motifs.paint(ImageDraw.Draw(patch), motifs.motifs_for(scene.prompt), area, jitter=rng.uniform(-1, 1))
+    _thumbnails(patch, refs, area, rng)
+    out.paste(patch, box[:2], region.crop(box))
     return out
+
+
+def _markup_area(markup: Image.Image) -> Image.Image | None:
+    """The area a markup points at: the box around its strokes, a little grown."""
+    box = markup.getchannel("A").getbbox()
+    if box is None:
+        return None
+    w, h = markup.size
+    g = max(w, h) // 40
+    region = Image.new("L", markup.size, 0)
+    region.paste(255, (max(0, box[0] - g), max(0, box[1] - g), min(w, box[2] + g), min(h, box[3] + g)))
+    return region
+
+
+def _repaint(base: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+    """The pixels of ``box`` painted anew from their surroundings: a soft, lighter version."""
+    w, h = base.size
+    m = max(8, max(box[2] - box[0], box[3] - box[1]) // 8)
+    outer = (max(0, box[0] - m), max(0, box[1] - m), min(w, box[2] + m), min(h, box[3] + m))
+    area = base.crop(outer).convert("RGB")
+    k = max(1, min(area.size) // 64)
+    soft = area.reduce(k).filter(ImageFilter.GaussianBlur(2)).resize(area.size, Image.Resampling.BILINEAR)
+    soft = Image.blend(soft, Image.new("RGB", soft.size, (238, 244, 252)), 0.14)  # a lighter, airier repaint
+    inner = (box[0] - outer[0], box[1] - outer[1], box[2] - outer[0], box[3] - outer[1])
+    return soft.crop(inner).convert("RGBA")
+
+
+def _largest_rect(region: Image.Image, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The largest axis-aligned rectangle (on a coarse grid) fully inside ``region``'s edited area."""
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    cell = max(2, max(bw, bh) // 96)
+    gw, gh = max(1, bw // cell), max(1, bh // cell)
+    grid = np.asarray(region.crop(box).resize((gw, gh), Image.Resampling.BOX)) >= 250
+    heights = np.zeros(gw, dtype=int)
+    best, best_rect = 0, (0, 0, gw, gh)
+    for row in range(gh):
+        heights = np.where(grid[row], heights + 1, 0)
+        stack: list[int] = []
+        for col in range(gw + 1):
+            cur = heights[col] if col < gw else 0
+            while stack and heights[stack[-1]] >= cur:
+                hgt = int(heights[stack.pop()])
+                left = stack[-1] + 1 if stack else 0
+                if hgt * (col - left) > best:
+                    best, best_rect = hgt * (col - left), (left, row - hgt + 1, col, row + 1)
+            stack.append(col)
+    if best == 0:
+        return box
+    x0, y0, x1, y1 = best_rect
+    return (box[0] + x0 * cell, box[1] + y0 * cell, box[0] + min(bw, x1 * cell), box[1] + min(bh, y1 * cell))
+
+
+def _whole_edit(scene: Scene, base: Image.Image, refs: list[Image.Image], rng: random.Random) -> Image.Image:
+    """The whole picture repainted as the prompt asks: its style's palette, its objects, the references."""
+    size = (scene.width, scene.height)
+    img = _simplified(base, size).convert("RGB")
+    name, top, bottom, accents = palette_for(scene.prompt)
+    if name != "default":
+        tinted = ImageOps.colorize(img.convert("L"), black=bottom, white=top, mid=accents[0])
+        img = Image.blend(img, tinted, 0.5)
+    out = img.convert("RGBA")
+    w, h = size
+    unit = min(w, h)
+    cx, cy = w * rng.uniform(0.35, 0.65), h * rng.uniform(0.3, 0.55)
+    found = motifs.motifs_for(scene.prompt)
+    r = unit * 0.2
+    motifs.paint(ImageDraw.Draw(out), found, (cx - r * len(found), cy - r, cx + r * len(found), cy + r))
+    _thumbnails(out, refs, (0, 0, w, h), rng)
+    out = _finish(out, scene)
+    _caption(out, scene.prompt)
+    _badge(out, scene, "edit")
+    return out
+
+
+def _simplified(source: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``source`` at ``size``, softened, with thin strokes (lettering: captions, badges) filtered out."""
+    img = fit(source, size).convert("RGB")
+    return _unlettered(img).resize(size, Image.Resampling.BILINEAR)
+
+
+def _unlettered(img: Image.Image) -> Image.Image:
+    """``img`` at a third of its size (half when small) with thin strokes (lettering) filtered out."""
+    k = 3 if min(img.size) >= 384 else 2 if min(img.size) >= 128 else 1
+    return (img.reduce(k) if k > 1 else img).filter(ImageFilter.MedianFilter(5 if k > 1 else 3))
 
 
 def _thumbnails(img: Image.Image, refs: list[Image.Image], box: tuple[int, int, int, int],
@@ -273,26 +375,70 @@ def _thumbnails(img: Image.Image, refs: list[Image.Image], box: tuple[int, int, 
     side = max(8, min((x1 - x0) // (len(refs) + 1), (y1 - y0) // 3))
     y = y0 + int((y1 - y0 - side) * rng.uniform(0.25, 0.45))
     for i, ref in enumerate(refs):
-        thumb = ImageOps.fit(ref, (side, side), Image.Resampling.BILINEAR)
+        thumb = ImageOps.fit(ref.convert("RGBA"), (side, side), Image.Resampling.BILINEAR)
         x = x0 + (x1 - x0 - len(refs) * side) // 2 + i * side
         img.alpha_composite(thumb, dest=(max(0, x), max(0, y)))
 
 
-def draw_variation(scene: Scene, source: Image.Image) -> Image.Image:
-    """A variation that resembles ``source``: mirrored for odd indexes, hue-shifted, zoomed a little."""
+def draw_variation(scene: Scene, source: Image.Image, caption: str | None = None) -> Image.Image:
+    """A variation of ``source``: the same layout and palette, the details changed.
+
+    The source's lettering (its caption and badge, if the simulator drew it) is filtered out; its colours are
+    each nudged a little (hue, saturation, brightness), its shapes pushed a few percent by a smooth warp, a few
+    small shapes in its own colours added; then one caption and the badge. Never mirrored: text stays readable.
+    """
     rng = random.Random(scene.seed)
     size = (scene.width, scene.height)
-    zoom = rng.uniform(0.0, 0.08)
-    w, h = source.size
-    crop = source.crop((int(w * zoom), int(h * zoom), int(w * (1 - zoom)), int(h * (1 - zoom))))
-    img = fit(crop, size).convert("RGB")
-    if scene.index % 2:
-        img = ImageOps.mirror(img)
-    hh, ss, vv = img.convert("HSV").split()
-    shift = rng.randint(12, 40) * (1 if rng.random() < 0.5 else -1)
-    img = Image.merge("HSV", (hh.point(lambda v: (v + shift) % 256), ss, vv)).convert("RGBA")
-    _badge(img, scene, "variation")
-    return img
+    img = fit(source, size).convert("RGB")
+    small = _unlettered(img)
+    quant = small.quantize(48, method=Image.Quantize.FASTOCTREE)
+    palette = quant.getpalette() or []
+    nudged: list[int] = []
+    for i in range(0, len(palette) - 2, 3):
+        hh, ss, vv = colorsys.rgb_to_hsv(*(c / 255 for c in palette[i:i + 3]))
+        r, g, b = colorsys.hsv_to_rgb((hh + rng.uniform(-0.03, 0.03)) % 1.0, min(1.0, ss * rng.uniform(0.85, 1.15)),
+                                      min(1.0, vv * rng.uniform(0.92, 1.06)))
+        nudged += [int(r * 255), int(g * 255), int(b * 255)]
+    quant.putpalette(nudged)
+    counts = quant.histogram()
+    common = sorted(range(len(nudged) // 3), key=lambda i: -counts[i])[:6]
+    colours = [tuple(nudged[3 * i:3 * i + 3]) for i in common] or [(128, 128, 128)]
+    small = _warp(quant.convert("RGB"), rng, 0.035)
+    d = ImageDraw.Draw(small)
+    sw, sh = small.size
+    for _ in range(3 + DETAIL.get(scene.quality, 14) // 6):
+        r = min(sw, sh) * rng.uniform(0.015, 0.045)
+        x, y = sw * rng.uniform(0.1, 0.9), sh * rng.uniform(0.15, 0.8)
+        colour = colours[rng.randrange(len(colours))]
+        edge = tuple(max(0, v - 70) for v in colour)
+        if rng.random() < 0.5:
+            d.ellipse((x - r, y - r, x + r, y + r), fill=colour, outline=edge, width=max(1, int(r / 8)))
+        else:
+            d.polygon([(x, y - r), (x + r, y + r * 0.8), (x - r, y + r * 0.8)], fill=colour, outline=edge)
+    out = (small.resize(size, Image.Resampling.BILINEAR) if small.size != size else small).convert("RGBA")
+    text = caption or (scene.prompt if scene.prompt != "variation" else "a variation of the uploaded image")
+    _caption(out, text, alpha=200)
+    _badge(out, scene, "variation")
+    return out
+
+
+def _warp(img: Image.Image, rng: random.Random, amount: float) -> Image.Image:
+    """A smooth seeded warp: a 6x6 mesh whose middle corners move up to ``amount`` of the size. The edges and
+    the top and bottom rows stay, so the badge and caption areas keep their place under the new ones."""
+    w, h = img.size
+    n = 6
+    pts = [[(w * i / n, h * j / n) for j in range(n + 1)] for i in range(n + 1)]
+    for i in range(1, n):
+        for j in range(2, n - 1):
+            x, y = pts[i][j]
+            pts[i][j] = (x + rng.uniform(-amount, amount) * w, y + rng.uniform(-amount, amount) * h)
+    mesh = []
+    for i in range(n):
+        for j in range(n):
+            box = (round(w * i / n), round(h * j / n), round(w * (i + 1) / n), round(h * (j + 1) / n))
+            nw, sw_, se, ne = pts[i][j], pts[i][j + 1], pts[i + 1][j + 1], pts[i + 1][j]
+            mesh.append((box, (*nw, *sw_, *se, *ne)))
+    return img.transform(img.size, Image.Transform.MESH, mesh, resample=Image.Resampling.BILINEAR)
 
 
 def draw_partial(final: Image.Image, scene: Scene, k: int, total: int) -> Image.Image:
