@@ -1,21 +1,27 @@
 """The ``dalle-kit`` command: ``models``, ``generate``, ``compare``, ``history``, ``spend``, ``repair``, ``serve``,
-``pack`` and ``batch``. Heavy modules load only when used; several prompts, ``history`` and ``spend`` live in
-:mod:`dalle_kit.cli_many`, ``compare`` in :mod:`dalle_kit.cli_compare`, ``pack`` in :mod:`dalle_kit.cli_pack`,
-``batch`` in :mod:`dalle_kit.cli_batch`.
+``pack``, ``batch`` and ``lab``. Heavy modules load only when used; several prompts, ``history`` and ``spend`` live
+in :mod:`dalle_kit.cli_many`, ``compare`` in :mod:`dalle_kit.cli_compare`, ``pack`` in :mod:`dalle_kit.cli_pack`,
+``batch`` in :mod:`dalle_kit.cli_batch`, ``lab`` in :mod:`dalle_kit.cli_lab`.
 
-Every error is one line saying what went wrong and how to fix it (plus the note dalle_kit adds to API
-errors), never a traceback unless ``--debug`` asks for one. Exit codes: 0 done, 1 unexpected, 2 bad input
+Every error is one line on stderr saying what went wrong and how to fix it (the note dalle_kit adds to API errors
+on the same line), never a traceback unless ``--debug`` asks for one; a usage error is one line too, and so is
+each warning. Exit codes: 0 done, 1 unexpected, 2 bad input
 (refused before anything was sent), 3 the API refused the request, 4 try again later (rate limit, server
 error, network, the batch's deadline), 5 the result could not be written (it is still in the store), 6 the
-``--budget`` would be passed (nothing was sent), 130 interrupted. A batch that is partly done exits with the
+``--budget`` would be passed (nothing was sent), 130 interrupted. A reader of stdout that goes away
+(``dalle-kit models | head``) ends the command silently with 5. A batch that is partly done exits with the
 lowest code among its failures.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 from .registry import DEFAULT_MODEL
 
@@ -26,10 +32,27 @@ EXIT_CODES = {"done": 0, "unexpected": 1, "invalid": 2, "refused": 3, "later": 4
 GENERATE_PARAMS = ("model", "size", "quality", "n", "output_format", "background")
 
 
+def _flat(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def usage_error(prog: str, message: str) -> NoReturn:
+    """A usage error as one line (argparse prints the whole usage block first), exit 2."""
+    print(f"{prog}: {_flat(message)} (see {prog} --help)", file=sys.stderr)
+    sys.exit(EXIT_CODES["invalid"])
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error on one line. Subcommands' parsers (``sub.add_parser``) are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        usage_error(self.prog, message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    parser = argparse.ArgumentParser(prog="dalle-kit", parents=[common], description="Images with the OpenAI "
+    parser = Parser(prog="dalle-kit", parents=[common], description="Images with the OpenAI "
                                      "Images API, online or on the offline simulator (used when OPENAI_API_KEY is "
                                      "unset).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -68,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
 
     add_pack(sub, common)
     add_batch(sub, common)
+    from .cli_proxy import add_parser as add_proxy
+
+    add_proxy(sub, common)
+    from .cli_lab import add_parser as add_lab
+
+    add_lab(sub, common)
     history = sub.add_parser("history", parents=[common], help="the store's newest images")
     history.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default: 20)")
     history.add_argument("--search", metavar="TEXT", help="only prompts that contain every word of TEXT")
@@ -90,10 +119,12 @@ def _generate(args: argparse.Namespace) -> int:
     params = {k: v for k in GENERATE_PARAMS if (v := getattr(args, k)) is not None}
     if len(prompts) > 1:
         return cli_many.generate_many(args, prompts, params)
+    target = Path(args.output) if args.output else Path.cwd()
+    if args.output and not target.suffix and not target.is_file():  # out/newdir: a folder, made before sending
+        target = cli_many.folder(args.output)
     kit = Kit(offline=True if args.offline else None, quiet=args.quiet, budget=args.budget)
     result = kit.generate(prompts[0], fresh=args.fresh, **params)
     results = list(result) if hasattr(result, "__len__") else [result]
-    target = Path(args.output) if args.output else Path.cwd()
     for i, image in enumerate(results):
         into = target if target.is_dir() or not args.output else \
             target if len(results) == 1 else target.with_stem(f"{target.stem}-{i + 1}")
@@ -134,23 +165,134 @@ def classify(exc: BaseException) -> tuple[str, str]:
 
 
 def _report(exc: BaseException) -> int:
-    """Print ``exc`` as one line (and its notes) and return the exit code for its kind."""
+    """Print ``exc`` as one line, its notes (dalle_kit's advice) on the same line, and return the exit code."""
     kind, text = classify(exc)
-    lines = [f"dalle-kit: {text}"]
-    lines += [f"  {note}" for note in getattr(exc, "__notes__", ()) if isinstance(note, str)]
-    print("\n".join(lines), file=sys.stderr)
+    notes = [_flat(note).removeprefix("dalle_kit: ") for note in getattr(exc, "__notes__", ()) if isinstance(note, str)]
+    print(" — ".join([f"dalle-kit: {text}", *(note for note in notes if note)]), file=sys.stderr)
     return EXIT_CODES[kind]
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: Any = None, line: str | None = None) -> None:
+    """``warnings.showwarning`` for the command: the message on one line, no source file and line."""
+    print(f"dalle-kit: warning: {_flat(message)}", file=sys.stderr if file is None else file)
+
+
+@contextlib.contextmanager
+def _warnings_on_one_line() -> Iterator[None]:
+    shown = warnings.showwarning
+    warnings.showwarning = _one_line_warning
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+
+
+def terminal_width() -> int:
+    """Columns of the terminal (``COLUMNS`` first; 100 when stdout is not a terminal)."""
+    import shutil
+
+    return max(20, shutil.get_terminal_size((100, 24)).columns)
+
+
+def fit_table(header: Sequence[str], rows: Sequence[Sequence[str]], width: int, *, drop: Sequence[int] = (),
+              keep_whole: Sequence[int] = (0,)) -> str:
+    """``rows`` under ``header`` as columns two spaces apart, no line wider than ``width``: the widest cells are
+    wrapped at spaces first (columns in ``keep_whole`` never), then the columns in ``drop`` are left out in that
+    order, and if even that is too wide, each row becomes a block: its first cell, then the others indented."""
+    import textwrap
+
+    def render(columns: list[int]) -> str | None:
+        natural = [max(len(r[c]) for r in [header, *rows]) for c in columns]
+        least = [n if c in keep_whole else max(len(w) for r in [header, *rows] for w in r[c].split() or [""])
+                 for c, n in zip(columns, natural)]
+        widths = list(natural)
+        room = width - 2 * (len(columns) - 1)
+        while sum(widths) > room:
+            shrinkable = [i for i, w in enumerate(widths) if w > least[i]]
+            if not shrinkable:
+                return None
+            widest = max(shrinkable, key=lambda i: widths[i])
+            widths[widest] -= 1
+        lines: list[str] = []
+        for number, r in enumerate([header, *rows]):
+            cells = [textwrap.wrap(r[c], w, break_on_hyphens=False) or [""] for c, w in zip(columns, widths)]
+            height = max(len(cell) for cell in cells)
+            if height > 1 and number > 1 and lines[-1]:
+                lines.append("")  # a wrapped row stands apart from its neighbours
+            for k in range(height):
+                parts = [(cell[k] if k < len(cell) else "").ljust(w) for cell, w in zip(cells, widths)]
+                lines.append("  ".join(parts).rstrip())
+            if height > 1 and 0 < number < len(rows):
+                lines.append("")
+        return "\n".join(lines)
+
+    columns = list(range(len(header)))
+    for dropped in [None, *drop]:
+        if dropped is not None:
+            columns.remove(dropped)
+        table = render(columns)
+        if table is not None:
+            return table
+    blocks = []
+    for r in rows:
+        block = textwrap.wrap(r[0], width, break_on_hyphens=False) or [""]
+        for c in range(1, len(header)):
+            block += textwrap.wrap(f"{header[c]}: {r[c]}", width, initial_indent="  ", subsequent_indent="    ",
+                                   break_on_hyphens=False)
+        blocks.append("\n".join(block))
+    return "\n".join(blocks)
+
+
+def _models(args: argparse.Namespace) -> int:
+    """The registry as a table that fits the terminal; the dates line wrapped to it too."""
+    import textwrap
+
+    from .catalog import COLUMNS, models
+
+    table = models(include_retired=not args.current, refresh=args.refresh)
+    shown = ("model", "status", "endpoints", "quality", "n")
+    picked = [COLUMNS.index(name) for name in shown]
+    rows = [[row[i].replace(",", ", ") if name == "endpoints" else row[i] for i, name in zip(picked, shown)]
+            for row in table.rows()]
+    width = terminal_width()
+    # under a tight fit quality goes first (models() in Python shows every column), then endpoints, then n
+    print(fit_table(shown, rows, width, drop=(3, 2, 4)))
+    print("\n".join(textwrap.wrap(str(table).splitlines()[-1], width, break_long_words=True)))
+    return 0
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device: its reader has gone, and the interpreter's own flush at exit would print a
+    second complaint."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _serve(rest: list[str]) -> int:
+    """``dalle-kit serve``: its options checked here first, so a usage error is one line too."""
+    from .simulator.server import build_parser, serve_main
+
+    check = build_parser()
+    check.error = lambda message: usage_error(check.prog, message)  # type: ignore[method-assign]
+    check.parse_args(rest)
+    return serve_main(rest)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     debug = args.debug or "--debug" in rest
+    with _warnings_on_one_line():
+        return _run(parser, args, rest, debug)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, rest: list[str], debug: bool) -> int:
     try:
         if args.command == "serve":
-            from .simulator.server import serve_main
-
-            return serve_main([a for a in rest if a != "--debug"])
+            return _serve([a for a in rest if a != "--debug"])
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         if args.command == "repair":
@@ -161,10 +303,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{store.home}: {report}")
             return 0
         if args.command == "models":
-            from .catalog import models
-
-            print(models(include_retired=not args.current, refresh=args.refresh))
-            return 0
+            return _models(args)
         if args.command == "compare":
             from .cli_compare import run
 
@@ -173,10 +312,18 @@ def main(argv: list[str] | None = None) -> int:
             from .cli_batch import main as run_batch
 
             return run_batch(args)
+        if args.command == "proxy":
+            from .cli_proxy import run as run_proxy
+
+            return run_proxy(args)
         if args.command == "pack":
             from .cli_pack import run as run_pack
 
             return run_pack(args)
+        if args.command == "lab":
+            from .cli_lab import run as run_lab
+
+            return run_lab(args)
         if args.command in ("history", "spend"):
             from . import cli_many
 
@@ -185,6 +332,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dalle-kit: interrupted", file=sys.stderr)
         return EXIT_CODES["interrupted"]
+    except BrokenPipeError:  # the reader of stdout went away (dalle-kit models | head): nothing to say
+        if debug:
+            raise
+        _quiet_stdout()
+        return EXIT_CODES["io"]
     except Exception as exc:  # every error becomes one line; --debug shows the traceback
         if debug:
             raise

@@ -7,6 +7,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,15 +23,35 @@ NEW_GRACE = 5.0  # seconds: a writer renames its new temp file ``.tmp`` microsec
 IMAGE_NAME = re.compile(r"([0-9a-f]{64})\.([a-z0-9]+)")
 
 
-_UMASK_AT_IMPORT = os.umask(0o022)  # the portable way to read it is to set it: restored at once, at import
-os.umask(_UMASK_AT_IMPORT)
+def _proc_umask() -> int | None:
+    """The umask from /proc/self/status (Linux 4.7+): read without setting it. None where there is no such line."""
+    with contextlib.suppress(OSError, StopIteration, ValueError, IndexError), \
+            open("/proc/self/status", "rb") as status:
+        return int(next(line for line in status if line.startswith(b"Umask:")).split()[1], 8)
+    return None
+
+
+def _read_umask_once() -> int:
+    """The umask at import. Without /proc the only way to read it is to set it (os.umask is process-wide), so it is
+    done once, under a lock, setting the strictest mask meanwhile: a file another thread makes in that instant is
+    at worst private, never more open than the user asked."""
+    found = _proc_umask()
+    if found is not None:
+        return found
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+_UMASK_LOCK = threading.Lock()
+_UMASK_AT_IMPORT = _read_umask_once()
 
 
 def _umask() -> int:
-    """The umask now: from /proc on Linux (read without setting it: os.umask is process-global), else at import."""
-    with contextlib.suppress(OSError, StopIteration, ValueError), open("/proc/self/status", "rb") as status:
-        return int(next(line for line in status if line.startswith(b"Umask:")).split()[1], 8)
-    return _UMASK_AT_IMPORT
+    """The umask now: from /proc where there is one (a umask changed since import counts), else the one at import."""
+    found = _proc_umask()
+    return _UMASK_AT_IMPORT if found is None else found
 
 
 def chmod_new(fd: int) -> None:
