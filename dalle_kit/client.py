@@ -117,13 +117,14 @@ class Kit(ManyAtOnce):
             ahttp = httpx2.AsyncClient(transport=self.simulator.async_transport(), event_hooks=ahooks)
             self.backend = "simulator"
             self.other_host = bool(getattr(self.simulator, "legacy", False))
+            self.serves_legacy = self.other_host  # the legacy simulator is known to serve DALL·E 2 and 3
             if not quiet and self.replay is not None:
                 notice(f"dalle_kit: replaying {self.replay.name} ({len(self.replay)} answers); "
                        + ("a request it does not hold raises ReplayMiss (strict)." if self.strict else
                           f"{reason}, so a request it does not hold goes to the offline simulator."))
             elif not quiet:  # one calm line, once per process (a grey line in a notebook, stderr elsewhere)
-                notice(f"dalle_kit: {reason}, so images come from the offline simulator (drawn locally, marked "
-                       "SIMULATED); set OPENAI_API_KEY for the real API.", once="offline")
+                notice(f"dalle_kit: {reason}, so the offline simulator draws the images (marked SIMULATED).",
+                       once="offline")
         else:
             if key is None:
                 raise InvalidArgument("Kit(offline=False) needs a key: pass api_key=... or set OPENAI_API_KEY")
@@ -137,6 +138,7 @@ class Kit(ManyAtOnce):
                                       "longer. Copy it again from platform.openai.com/api-keys (dalle_kit never "
                                       "prints it), or leave it unset to use the offline simulator")
             self.other_host = self.backend != "openai"
+            self.serves_legacy = False  # another host may or may not still serve a retired model: it warns
         self._http = http
         sim = self.simulator
         self._new_async_http: Callable[[], httpx2.AsyncClient] = (  # a batch's own client, for its own loop
@@ -180,7 +182,7 @@ class Kit(ManyAtOnce):
         if prompt is not None and not isinstance(prompt, str) and hasattr(prompt, "render"):
             params["prompt"] = prompt.render(model=params["model"])
         return validate(endpoint, lenient=self.lenient if lenient is None else lenient, other_host=self.other_host,
-                        **params)
+                        serves_legacy=self.serves_legacy, **params)
 
     def _vary_request(self, image: Any, n: int, prompt: str | None, params: dict[str, Any]) -> Request:
         spec = registry.get(params.setdefault("model", self.model))

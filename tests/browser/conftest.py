@@ -3,6 +3,11 @@
 One Lab server per module, on a private temporary HOME, settings and workspace, serving a copy of the test
 notebook. Chromium is /usr/bin/chromium (``make test`` installs it; override with DALLE_KIT_CHROMIUM). Without
 it these tests fail with an explanation rather than skip: run ``pytest -m "not browser"`` to leave them out.
+
+Two folders: ``DALLE_KIT_BROWSER_OUT`` (``lab.out``) is each Lab's scratch folder, fresh per module, where test
+notebooks write masks and ledgers; screenshots and other files a person looks at after the run go to the artefacts
+folder (``artifacts_dir()``, the ``artifacts`` fixture): ``$DALLE_KIT_BROWSER_ARTIFACTS``, else
+``<repo>/test-artifacts/browser/`` (git-ignored), kept after the run.
 """
 
 from __future__ import annotations
@@ -30,6 +35,22 @@ SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True,
                                                                    "windowingMode": "none"},
 }
+
+
+ARTIFACTS_ENV = "DALLE_KIT_BROWSER_ARTIFACTS"
+
+
+def artifacts_dir() -> Path:
+    """The folder for screenshots kept after the run (created): ``$DALLE_KIT_BROWSER_ARTIFACTS``, else
+    ``<repo>/test-artifacts/browser``."""
+    folder = Path(os.environ.get(ARTIFACTS_ENV) or Path(__file__).resolve().parents[2] / "test-artifacts" / "browser")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    return artifacts_dir()
 
 
 def pytest_configure(config):
