@@ -18,6 +18,7 @@ _EXPORTS: dict[str, str] = {
     "LedgerView": "workshop",
     "MaskPainter": "painter",
     "PromptWidget": "prompt",
+    "Studio": "studio",
 }
 
 __all__ = sorted(_EXPORTS)
