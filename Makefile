@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml $(if $(VENV_OK),,FORCE)
 	  echo "$(VENV) was made by another Python (not $(MIN_PY)+, or gone): making it again with $(PY)"; rm -rf $(VENV); fi
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,workshop]"
+	$(BIN)/python -m pip install -q -e ".[dev,workshop,studio]"
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 FORCE:

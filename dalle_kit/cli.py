@@ -97,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     from .cli_lab import add_parser as add_lab
 
     add_lab(sub, common)
+    from .cli_studio import add_parser as add_studio
+
+    add_studio(sub, common)
     history = sub.add_parser("history", parents=[common], help="the store's newest images")
     history.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default: 20)")
     history.add_argument("--search", metavar="TEXT", help="only prompts that contain every word of TEXT")
@@ -324,6 +327,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, rest: list[s
             from .cli_lab import run as run_lab
 
             return run_lab(args)
+        if args.command == "studio":
+            from .cli_studio import run as run_studio
+
+            return run_studio(args)
         if args.command in ("history", "spend"):
             from . import cli_many
 
