@@ -11,6 +11,7 @@ confirmed above a threshold, then sent as one batch.
 
 from __future__ import annotations
 
+import html
 import itertools
 import sqlite3
 import sys
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import costs, registry, styles, vocabulary
 from .compare_grid import CompareGrid, _in_kernel
+from .display import in_notebook
 from .errors import DalleKitError, InvalidArgument
 from .many import prepare
 from .many_result import ManyResult, Outcome
@@ -223,7 +225,7 @@ class Plan:
         parts = [f"{axis.title}={axis.labels[i]}" for axis, i in zip(self.axes, (key[1], key[0], key[2])) if axis]
         return ", ".join(parts)
 
-    def __str__(self) -> str:
+    def _head(self) -> str:
         shape = " × ".join(str(len(a)) for a in self.axes if a)
         head = (f"compare: {shape} = {len(self.cells)} cell{'s' if len(self.cells) != 1 else ''}; "
                 f"{len(self.to_send)} to send (est. {self.estimate if self.to_send else '$0.000'})")
@@ -231,7 +233,28 @@ class Plan:
             head += f", {self.from_store} from the store"
         if self.refused:
             head += f", {len(self.refused)} refused (left empty, not sent):"
-        return "\n".join([head] + [f"  [{self.label(k)}] {o.reason()}" for k, o in self.refused])
+        return head
+
+    def __str__(self) -> str:
+        return "\n".join([self._head()] + [f"  [{self.label(k)}] {o.reason()}" for k, o in self.refused])
+
+    def _repr_html_(self) -> str:
+        """The plan as a notebook shows it: one grey line, and a small table of the refused cells and why."""
+        rows = "".join(f"<tr><td style='padding:0 8px 0 12px;white-space:nowrap'>{html.escape(self.label(k))}</td>"
+                       f"<td style='color:#a00'>{html.escape(o.reason() or '')}</td></tr>" for k, o in self.refused)
+        table = f"<table style='font:12px sans-serif;border-collapse:collapse'>{rows}</table>" if rows else ""
+        return (f"<div class='dk-plan' style='font:12px sans-serif;color:#777;margin:2px 0'>"
+                f"{html.escape(self._head())}{table}</div>")
+
+    def show(self) -> None:
+        """Tell the user the plan: a small grey HTML note under the cell in a notebook, plain lines on stderr
+        elsewhere (a terminal, a script, the CLI)."""
+        if in_notebook():
+            from IPython.display import display
+
+            display({"text/html": self._repr_html_(), "text/plain": str(self)}, raw=True)
+        else:
+            print(self, file=sys.stderr)
 
 
 def _in_store(kit: Kit, request: Request, fresh: bool) -> bool:
@@ -311,17 +334,17 @@ def compare(kit: Kit, prompt: str | Prompt | None, x: Any, y: Any = None, z: Any
 
     ``x``, ``y``, ``z``: axes (see the module doc; ``z`` makes one grid per value). ``fixed``: ``generate``
     arguments for every cell (``quality="low"``, ``model=...``). Every cell is validated first: a refused cell is
-    listed with its reason and left empty (never sent). The plan (calls, estimated cost) is printed when
-    ``progress``; above ``confirm_above`` US dollars it asks first (``input()``) unless ``confirm=False``; a no
-    sends nothing (those cells say so). The rest goes out as one ``generate_many`` batch; cells the store holds
-    cost nothing (``fresh=True`` asks again). In a notebook (``live``) the grid shows at once and fills in as
-    results arrive.
+    listed with its reason and left empty (never sent). The plan (calls, estimated cost, refused cells) is shown
+    when ``progress`` (``Plan.show``: a grey note in a notebook, stderr elsewhere); above ``confirm_above`` US
+    dollars it asks first (``input()``) unless ``confirm=False``; a no sends nothing (those cells say so). The
+    rest goes out as one ``generate_many`` batch; cells the store holds cost nothing (``fresh=True`` asks again).
+    In a notebook (``live``) the grid shows at once and fills in as results arrive.
     """
     if isinstance(confirm_above, bool) or not isinstance(confirm_above, (int, float)) or confirm_above < 0:
         raise InvalidArgument(f"confirm_above must be US dollars, 0 or more, got {confirm_above!r}")
     p = plan(kit, prompt, x, y, z, fresh=fresh, **fixed)
     if progress or (confirm and p.to_send):
-        print(p, file=sys.stderr)
+        p.show()
     queued = [o for o in p.cells.values() if o.request is not None]
     if confirm and not _confirmed(p, confirm_above, input):  # nothing is sent; the store's answers still show
         declined = Declined(f"not sent: the comparison (est. {p.estimate}) was not confirmed; answer y, or pass "

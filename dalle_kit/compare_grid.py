@@ -3,15 +3,16 @@
 In a live kernel it shows as a widget (:class:`dalle_kit.widgets.compare.CompareView`: click a cell for the full
 image and its provenance; ``grid.select(row, col)`` is the twin), and its output also carries a static
 ``text/html`` copy of the grid, so a saved notebook shows it on GitHub, nbviewer or ``nbconvert`` with no kernel.
-Only thumbnails (JPEG, or WebP where there is alpha; a few kB each) go into the notebook; full-size bytes stay in
-the store. ``save("grid.png")`` draws one labelled image, ``save("grid.html")`` writes a page whose thumbnails
-link to the full files, ``to_dataframe()`` gives one row per cell (with pandas).
+Only thumbnails (WebP, about 3 kB each) go into the notebook; full-size bytes stay in the store.
+``save("grid.png")`` draws one labelled image, ``save("grid.html")`` writes a page whose thumbnails link to the
+full files, ``to_dataframe()`` gives one row per cell (with pandas).
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import io
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -20,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageDraw
 
-from .display import encode_thumbnail
 from .errors import InvalidArgument
 from .many_result import ManyResult, Outcome
 from .results import ImageResult, ImageSet, usd
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["THUMB_PX", "CompareGrid", "cell_caption"]
 
 THUMB_PX = 160  # a cell's thumbnail: a grid holds many, and a saved notebook keeps each one twice (widget + HTML)
+THUMB_QUALITY = 70  # WebP: a 160-pixel thumbnail of a picture is about 3 kB, half the JPEG of the same quality
 Key = tuple[int, int, int]
 _CSS = ("font:12px sans-serif;border-collapse:collapse", "border:1px solid #ddd;padding:4px;vertical-align:top")
 
@@ -140,7 +141,7 @@ class CompareGrid:
     def thumb(self, image: ImageResult) -> tuple[bytes, str]:
         """The cell thumbnail of ``image``, made once from its own small copy (no second decode)."""
         if (found := self._thumbs.get(id(image))) is None or found[0] is not image:
-            found = self._thumbs[id(image)] = (image, encode_thumbnail(image._small, THUMB_PX, quality=75))
+            found = self._thumbs[id(image)] = (image, _thumbnail(image._small))
         return found[1]
 
     # -- static HTML -------------------------------------------------------------------------------------------
@@ -273,6 +274,16 @@ class CompareGrid:
                          "cost": o.cost, "seconds": o.seconds, "path": str(first.stored_at or "") if first else "",
                          "reason": o.reason(), "prompt": o.prompt})
         return pd.DataFrame(rows)
+
+
+def _thumbnail(img: Image.Image, px: int = THUMB_PX) -> tuple[bytes, str]:
+    """A WebP copy of ``img`` fitting ``px`` × ``px`` (alpha kept), and its MIME type; ``img`` is not changed."""
+    small = img.copy()
+    small.thumbnail((px, px))
+    alpha = small.mode in ("RGBA", "LA", "PA") or (small.mode == "P" and "transparency" in small.info)
+    buffer = io.BytesIO()
+    small.convert("RGBA" if alpha else "RGB").save(buffer, format="WEBP", quality=THUMB_QUALITY, method=6)
+    return buffer.getvalue(), "image/webp"
 
 
 def _in_kernel() -> bool:

@@ -165,7 +165,8 @@ class _Judge:
         return value
 
 
-def _model(p: dict[str, Any], lenient: bool, other_host: bool, today: dt.date | None) -> ModelSpec | None:
+def _model(p: dict[str, Any], lenient: bool, other_host: bool, today: dt.date | None,
+           serves_legacy: bool = False) -> ModelSpec | None:
     model = p.get("model")
     known = registry.model_ids()
     if not isinstance(model, str):
@@ -190,6 +191,8 @@ def _model(p: dict[str, Any], lenient: bool, other_host: bool, today: dt.date | 
                       else "see dalle_kit.models() for the list, or Kit(lenient=True) to send it unchecked",
                       rule="model.known")
     status = spec.status(today)
+    if status == "retired" and serves_legacy and not spec.is_gpt_image:
+        return spec  # a host known to serve the retired DALL·E models (the simulator's legacy mode): no warning
     if status == "retired":
         message = (f"{spec.id} was shut down on {spec.shutdown_on}; use {' or '.join(spec.replacement)}")
         if not (lenient or other_host):
@@ -293,13 +296,14 @@ def _combinations(j: _Judge) -> None:
 
 
 def validate(endpoint: str, *, lenient: bool = False, other_host: bool = False, today: dt.date | None = None,
-             **params: Any) -> Request:
+             serves_legacy: bool = False, **params: Any) -> Request:
     """The normalized ``Request`` for ``endpoint`` ("generate", "edit", "variation"), or ``InvalidRequest``.
 
     ``lenient=True`` skips every rule that would refuse, with a warning naming it, and sends the value as
     given. ``other_host=True`` (a non-OpenAI host, the simulator's legacy mode) lets retired and unknown
-    models through with a warning. Parameters given as None count as omitted. Images may be paths, PIL
-    images, bytes or file objects.
+    models through with a warning; ``serves_legacy=True`` (a host known to serve the retired DALL·E models: the
+    simulator's legacy mode) sends those without one. Parameters given as None count as omitted. Images may be
+    paths, PIL images, bytes or file objects.
     """
     if not isinstance(endpoint, str) or endpoint not in ENDPOINTS:
         raise _refuse("endpoint", endpoint, ENDPOINTS, "is not an Images API endpoint",
@@ -314,7 +318,7 @@ def validate(endpoint: str, *, lenient: bool = False, other_host: bool = False, 
                                f"did you mean {near!r}?" if near else "remove it", rule="unknown_parameter"),
                        lenient, f"; sending {name} as given")
         extra[name] = p.pop(name)
-    spec = _model(p, lenient, other_host, today)
+    spec = _model(p, lenient, other_host, today, serves_legacy)
     model = p["model"].strip()
     if spec is None:  # unknown model, sent as given
         return _unchecked(endpoint, model, {**p, **extra})

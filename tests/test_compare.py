@@ -102,6 +102,19 @@ def test_refused_cells_are_listed_left_empty_and_never_sent(kit, capsys):
     assert "1 invalid" in grid.summary() and grid.summary().startswith("compare 1×2×2 (quality × model)")
 
 
+def test_in_a_notebook_the_plan_is_a_calm_html_note_not_stderr(kit, capsys, monkeypatch):
+    shown: list[dict] = []
+    monkeypatch.setattr("dalle_kit.compare.in_notebook", lambda: True)
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: shown.append(obj))
+    p = plan(kit, "a white siamese cat", x="quality=low,xhigh", y="model=gpt-image-2.5-flare,gpt-image-2")
+    p.show()
+    assert capsys.readouterr().err == "" and len(shown) == 1
+    note = shown[0]["text/html"]
+    assert "class='dk-plan'" in note and "color:#777" in note and "4 cells; 3 to send" in note
+    assert "<td" in note and "quality=xhigh, model=gpt-image-2" in note and "not accepted" in note
+    assert shown[0]["text/plain"] == str(p)
+
+
 def test_a_rerun_sends_nothing(kit):
     first = compare(kit, "a lighthouse", x="quality=low,medium", y="style=natural,vivid", confirm=False,
                     progress=False)

@@ -24,7 +24,7 @@ from nbconvert import HTMLExporter
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "04_compare_styles_and_quality.ipynb"
 DATA_URI = re.compile(r"<img[^>]*src=[\"']data:(image/(?:jpeg|webp));base64,([A-Za-z0-9+/=]+)[\"']")
-THUMB_BYTES = 40_000  # a 256-pixel JPEG of a simulated picture is about 15 kB; a full-size PNG is hundreds
+THUMB_BYTES = 10_000  # a 160-pixel WebP of a simulated picture is about 3 kB; a full-size PNG is hundreds
 
 
 def test_the_executed_notebook_04_shows_its_grids_in_nbconvert_html_without_a_kernel(tmp_path, capsys):
@@ -47,7 +47,7 @@ def test_the_executed_notebook_04_shows_its_grids_in_nbconvert_html_without_a_ke
     page, _ = HTMLExporter().from_notebook_node(nbformat.read(copy, as_version=4))
     text = html.unescape(page)  # nbconvert re-serializes outputs' HTML (its own quotes and escapes)
     # the legend: the grid's summary, the prompt, the fixed parameters and the style words
-    assert len(re.findall(r"class=[\"']dk-legend[\"']", page)) == 4  # three grids and the static() copy
+    assert len(re.findall(r"class=[\"']dk-legend[\"']", page)) == 4  # three grids (§6 static) and §8's static()
     assert "compare 2×4 (model × quality)" in text and "compare 3×2 (quality × style)" in text
     assert "a white siamese cat on a windowsill" in text and "size='1024x1024'" in text
     assert "style words" in text and "'vivid' → prompt words" in text and "DALL·E 3's style parameter" in text
@@ -60,17 +60,20 @@ def test_the_executed_notebook_04_shows_its_grids_in_nbconvert_html_without_a_ke
     assert re.search(r"gpt-image-2\.5-flare · [\d.]+ s · [\d,]+ tokens · \$\d+\.\d{3}<", text)  # cost per cell
     assert re.search(r"class=[\"']dk-empty[\"'][^>]*>invalid, not sent: quality='xhigh' is not accepted; "
                      r"gpt-image-2 accepts low, medium, high", text)
-    # thumbnails, small: 6 + 7 + 6 cells and the static() copy of the first grid (6)
+    # thumbnails, small (WebP): 6 + 7 + 6 cells and the static() copy of the first grid (6)
     thumbs = DATA_URI.findall(page)
     assert len(thumbs) == 25, len(thumbs)
     sizes = [len(base64.b64decode(data)) for _, data in thumbs]
     assert max(sizes) < THUMB_BYTES, max(sizes)
     outputs = json.dumps([cell.get("outputs", []) for cell in nb.cells])
     assert "image/png" not in outputs  # no full-size (or PNG) picture travels in the notebook
-    # the offline notice is one calm HTML line, not a stderr box; no raw warning (with its temporary path) shows
+    # the offline notice and the compare plan are calm HTML lines, not stderr boxes; no raw warning shows
     streams = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "stream"]
+    assert not [o.text for o in streams if o.name == "stderr"], "a stderr box in an executed output"
     assert not any("offline simulator" in o.text or "Warning:" in o.text for o in streams), streams
-    assert "offline simulator (drawn locally" in outputs and "color:#777" in outputs
+    assert "offline simulator draws the images" in outputs and "color:#777" in outputs
+    assert re.search(r"class=[\"']dk-plan[\"'][^>]*>compare: 4 × 2 = 8 cells; 7 to send", page)
+    assert "1 refused (left empty, not sent)" in text and "quality=xhigh, model=gpt-image-2" in text
 
     size_kb = copy.stat().st_size / 1000
     with capsys.disabled():

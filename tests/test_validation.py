@@ -13,7 +13,7 @@ from helpers import mask_bytes, png_bytes
 from PIL import Image
 
 import dalle_kit
-from dalle_kit import InvalidRequest, Kit, validate, vocabulary
+from dalle_kit import InvalidRequest, Kit, Simulator, validate, vocabulary
 
 G25 = "gpt-image-2.5-flare"
 TODAY = dt.date(2026, 11, 23)  # before the 1.x shutdown, so those rows test their parameter, not the model
@@ -210,6 +210,17 @@ def test_lenient_host_lets_retired_and_unknown_models_through_with_a_warning():
     with pytest.warns(UserWarning, match="not in dalle_kit's registry"):
         request = validate("generate", prompt="cat", model="flux-pro", other_host=True, size="999x999")
     assert request.model == "flux-pro" and request.params["size"] == "999x999"
+
+
+def test_a_host_known_to_serve_dalle_sends_it_without_the_retired_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        request = validate("generate", prompt="cat", model="dall-e-3", other_host=True, serves_legacy=True)
+        assert request.model == "dall-e-3"
+        with Kit(simulator=Simulator(legacy=True), quiet=True) as legacy:  # the simulator's legacy mode
+            assert legacy.request("generate", prompt="cat", model="dall-e-2", size="512x512").model == "dall-e-2"
+    with Kit(simulator=Simulator(), quiet=True) as kit, pytest.raises(InvalidRequest, match="retired"):
+        kit.request("generate", prompt="cat", model="dall-e-2")  # today's simulator refuses it, as OpenAI does
 
 
 def test_valid_request_is_normalized():

@@ -238,13 +238,27 @@ class MaskPainter(WidgetBase, anywidget.AnyWidget):
         return f"MaskPainter({self.size[0]}x{self.size[1]}, {masks.coverage(self.mask):.1%} to edit)"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        """The live widget, plus a PNG preview for viewers without a kernel (GitHub, nbviewer, exports)."""
+        """The live widget, plus a small static preview for viewers without a kernel (GitHub, nbviewer, exports).
+
+        The widget itself needs none of it (the picture travels as ``image_url``); the preview is only the saved
+        notebook's fallback, so it is the smaller of a palette PNG (flat, drawn pictures) and a JPEG (photos)."""
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle is None:
             return None
         data, metadata = bundle
-        buffer = io.BytesIO()
-        self.preview(512).save(buffer, format="PNG")
-        data["image/png"] = base64.b64encode(buffer.getvalue()).decode()
+        mime, preview = _small_copy(self.preview(PREVIEW_PX).convert("RGB"))
+        data[mime] = base64.b64encode(preview).decode()
         return data, metadata
+
+
+PREVIEW_PX = 512
+
+
+def _small_copy(img: Image.Image) -> tuple[str, bytes]:
+    """``img`` as the smaller of a 256-colour PNG and a JPEG, with its MIME type."""
+    png, jpeg = io.BytesIO(), io.BytesIO()
+    img.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(png, format="PNG",
+                                                                                        optimize=True)
+    img.save(jpeg, format="JPEG", quality=75)
+    return min(("image/png", png.getvalue()), ("image/jpeg", jpeg.getvalue()), key=lambda pair: len(pair[1]))
 
