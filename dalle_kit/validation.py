@@ -314,8 +314,11 @@ def validate(endpoint: str, *, lenient: bool = False, other_host: bool = False, 
     extra: dict[str, Any] = {}
     for name in [n for n in p if n not in known]:
         near = closest(name, known)
-        _skip_or_raise(_refuse(name, p[name], tuple(sorted(known)), f"is not a parameter of {endpoint}",
-                               f"did you mean {near!r}?" if near else "remove it", rule="unknown_parameter"),
+        elsewhere = [e for e in ENDPOINTS if e != endpoint and name in vocabulary.names(e)]
+        fix = (f"it is a parameter of {_join(elsewhere)} only: remove it here" if elsewhere else
+               f"did you mean {near!r}?" if near else "remove it")
+        _skip_or_raise(_refuse(name, p[name], tuple(sorted(known)), f"is not a parameter of {endpoint}", fix,
+                               rule="unknown_parameter"),
                        lenient, f"; sending {name} as given")
         extra[name] = p.pop(name)
     spec = _model(p, lenient, other_host, today, serves_legacy)

@@ -268,3 +268,9 @@ def test_dalle2_edit_without_mask_needs_transparency_on_a_lenient_host():
             validate("edit", prompt="cat", model="dall-e-2", image=IMG, other_host=True)
         assert info.value.param == "image" and "mask" in str(info.value)
         assert validate("edit", prompt="cat", model="dall-e-2", image=RGBA, other_host=True).images[0].size == (64, 64)
+
+
+def test_a_parameter_of_another_endpoint_says_so_instead_of_guessing_a_near_name():
+    with pytest.raises(InvalidRequest, match="it is a parameter of generate only") as info:
+        validate("edit", model="gpt-image-2", prompt="a cat", image=png_bytes(), moderation="low")
+    assert info.value.param == "moderation" and "frame_duration_ms" not in str(info.value)
