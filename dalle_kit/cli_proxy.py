@@ -165,6 +165,7 @@ def _serve(args: argparse.Namespace) -> int:
                          tokens_per_minute=args.tokens_per_minute)
         port = args.port or DEFAULT_PORT
         _announce(args, ledger, tokens, kind, port)
+        sys.stdout.flush()  # piped (| tee, nohup, a notebook's !), the participants' line must show while serving
         uvicorn.Server(uvicorn_config(room, args.host, port)).run()
     finally:
         ledger.close()

@@ -202,7 +202,9 @@ def start_proxy(ledger: str | os.PathLike[str] | None = None, *, students: int |
     except BaseException:
         book.close()
         raise
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets whose proto says TCP (with proto 0, Nagle and
+    # the client's delayed ACK hold each answer on a kept-alive connection back ~40 ms)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind((host.strip("[]"), port))
     server = uvicorn.Server(uvicorn_config(room, host, sock.getsockname()[1]))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="dalle-kit-proxy", daemon=True)
