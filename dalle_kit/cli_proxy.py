@@ -37,7 +37,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                        help="print new tokens even when the output is not a terminal (a log file would keep them)")
     proxy.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this "
                        "machine only; 0.0.0.0 for the room's network)")
-    proxy.add_argument("--port", type=int, default=None, help="port (default 8765)")
+    proxy.add_argument("--port", type=_port, default=None, help="port (default 8765)")
     where = proxy.add_mutually_exclusive_group()
     where.add_argument("--simulator", action="store_true", help="answer from the offline simulator (rehearsal)")
     where.add_argument("--replay", metavar="PACK", help="answer from a replay pack; misses from the simulator")
@@ -59,6 +59,12 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     cap.add_argument("usd", type=float)
     for action, text in (("revoke", "refuse a participant's token from now on"), ("restore", "undo revoke")):
         steps.add_parser(action, parents=[at], help=text).add_argument("name")
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give a number from 1 to 65535 (default 8765)")
+    return int(text)
 
 
 def _lan_address() -> str:
@@ -163,7 +169,7 @@ def _serve(args: argparse.Namespace) -> int:
         room = make_room(ledger, backend, secret=secret, concurrency=args.concurrency,
                          per_person=args.per_participant, images_per_minute=args.images_per_minute,
                          tokens_per_minute=args.tokens_per_minute)
-        port = args.port or DEFAULT_PORT
+        port = DEFAULT_PORT if args.port is None else args.port
         _announce(args, ledger, tokens, kind, port)
         sys.stdout.flush()  # piped (| tee, nohup, a notebook's !), the participants' line must show while serving
         uvicorn.Server(uvicorn_config(room, args.host, port)).run()

@@ -335,6 +335,8 @@ def test_a_participant_on_kit_generate_many_and_a_clear_refusal(proxies, tmp_pat
         with pytest.raises(openai.RateLimitError) as info:
             kit.generate("one more fox", **LOW)
         assert info.value.code == "insufficient_quota" and name in str(info.value)
+        notes = " ".join(getattr(info.value, "__notes__", []))  # dalle_kit's advice: the teacher, not billing
+        assert "ask the teacher to raise your cap" in notes and "billing" not in notes
     standing = proxy.standings()[0]
     assert standing.images == 3 == sim.stats()["images"] and standing.spent <= standing.cap
 

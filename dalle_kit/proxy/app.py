@@ -281,14 +281,20 @@ class _Handler:
         await self._settle(reservation, amount, 0, "failed", err.code or str(err.status))
 
 
-async def _not_found(request: HttpRequest, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 404
-    path = scrub(request.url.path[:200])
-    message = (f"Unknown request URL: {request.method} {path}. This workshop proxy serves only the Images API "
-               "(POST /v1/images/generations, POST /v1/images/edits, GET /v1/models).")
-    if status == 405:
-        message = f"Method {request.method} is not allowed on {path}."
-    return _error(ApiError(status, message, code="unknown_url" if status == 404 else "method_not_allowed"))
+def _not_found(room: Room) -> Callable[[HttpRequest, Exception], Awaitable[Response]]:
+    """Any other path or method: the API's 404/405 body, and a log line (the teacher sees probes)."""
+
+    async def answer(request: HttpRequest, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 404
+        path = scrub(request.url.path[:200], room.secret)
+        message = (f"Unknown request URL: {request.method} {path}. This workshop proxy serves only the Images API "
+                   "(POST /v1/images/generations, POST /v1/images/edits, GET /v1/models).")
+        if status == 405:
+            message = f"Method {request.method} is not allowed on {path}."
+        room.log(f"{time.strftime('%H:%M:%S')} - {scrub(request.method[:16])} {path[:80]} {status}")
+        return _error(ApiError(status, message, code="unknown_url" if status == 404 else "method_not_allowed"))
+
+    return answer
 
 
 async def _crashed(request: HttpRequest, exc: Exception) -> Response:
@@ -310,5 +316,5 @@ def make_app(room: Room) -> Starlette:
         finally:
             await room.backend.aclose()  # the backend's HTTP client lives on the server's event loop
 
-    return Starlette(routes=routes, exception_handlers={HTTPException: _not_found, Exception: _crashed},
+    return Starlette(routes=routes, exception_handlers={HTTPException: _not_found(room), Exception: _crashed},
                      lifespan=lifespan)
