@@ -83,7 +83,7 @@ def test_generate_shows_a_preview_then_the_final_image(page):
     final.wait_for(timeout=30_000)  # then the final image, in the same place
     images = output.locator(".widget-output img")
     assert images.count() == 1 and images.get_attribute("alt") == "a lighthouse at dusk"
-    assert "max-width:256px" in (images.get_attribute("style") or "").replace(" ", "")  # a thumbnail
+    assert "max-height:256px" in (images.get_attribute("style") or "").replace(" ", "")  # a thumbnail
     output.get_by_text("Cost: $").wait_for(timeout=10_000)  # the cost of what was made, after
     output.locator("button.widget-button", has_text="Generate").wait_for(timeout=10_000)
 
