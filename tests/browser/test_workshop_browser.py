@@ -1,10 +1,8 @@
 """LedgerView in JupyterLab + Chromium: a proxy on the simulator with two participants, one of whom spends; the
 table shows both names and the spend, fits a narrow cell, and choosing a participant and pressing Revoke shows
-"revoked" in the page and in the ledger file. A screenshot is left in the Lab's out folder (workshop.png)."""
+"revoked" in the page and in the ledger file. A screenshot is kept in the artefacts folder (test-artifacts/browser/workshop.png)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -38,7 +36,7 @@ OVERFLOW = """(area) => {
 }"""
 
 
-def test_the_teacher_sees_the_spend_and_revokes_a_participant(lab, browser):
+def test_the_teacher_sees_the_spend_and_revokes_a_participant(lab, browser, artifacts):
     context = browser.new_context(viewport={"width": 800, "height": 1000})  # a cell about 400 px wide
     page = context.new_page()
     try:
@@ -70,7 +68,7 @@ def test_the_teacher_sees_the_spend_and_revokes_a_participant(lab, browser):
             assert area.evaluate(OVERFLOW)["past"] == []  # the "revoked" mark fits too
             assert [s.revoked for s in ledger.standings()] == [False, True]
             assert area.locator(".dk-error").count() == 0
-        shot = Path(lab.out) / "workshop.png"
+        shot = artifacts / "workshop.png"
         area.screenshot(path=str(shot))
         assert shot.stat().st_size > 1000
         print(f"screenshot: {shot}")
