@@ -41,6 +41,7 @@ def test_length_against_the_chosen_model(widget):
     assert "3,990 / 32,000" in widget.preview.value and not widget.button.disabled
     widget.set(subject="")
     assert widget.button.disabled and "empty" in widget.preview.value
+    assert "#b00020" not in widget.preview.value  # a blank form is not an error
 
 
 def test_as_is_note_and_living_artist_warning(widget):

@@ -85,7 +85,9 @@ class CompareView(WidgetBase, w.VBox):
             children.append(self._head(grid.y.labels[r] if grid.y else ""))
             children += [self._cell((r, c, z)) for c in range(cols)]
         template = f"auto repeat({cols}, minmax(0, {THUMB_PX}px))"
-        return w.GridBox(children, layout=w.Layout(grid_template_columns=template, grid_gap="6px", width="auto"))
+        # justify_content start: the label column is as wide as its labels, not the cell's leftover width
+        return w.GridBox(children, layout=w.Layout(grid_template_columns=template, grid_gap="6px", width="auto",
+                                                   justify_content="flex-start"))
 
     @staticmethod
     def _head(text: str, color: str = "#000") -> w.HTML:

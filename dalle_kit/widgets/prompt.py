@@ -114,7 +114,7 @@ class PromptWidget(WidgetBase, w.VBox):
         text = prompt.render(model)
         spec = registry.get(model)
         limit = spec.prompt_max if spec else 32_000
-        colour = "#b00020" if len(text) > limit or not text else "#2e7d32"
+        colour = "#b00020" if len(text) > limit else "#2e7d32" if text else "#999"  # empty is a start, not an error
         notes = []
         if prompt.as_is and text.startswith("I NEED"):
             notes.append("as-is prefix added: this model rewrites prompts")

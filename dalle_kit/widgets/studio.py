@@ -98,7 +98,7 @@ class Studio(w.VBox):
         finally:
             self.compare_button.disabled = False
         self.compare_grid.children = [grid.widget]
-        self.compare_note.value = f"<span style='color:#555'>{html.escape(grid.summary())}</span>"
+        self.compare_note.value = ""  # the grid's own header says what it holds
         self.gallery.refresh()
         return grid
 
