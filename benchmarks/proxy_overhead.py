@@ -35,7 +35,7 @@ from _served import REPO, Served
 from dalle_kit.proxy.tokens import read_tokens
 
 REQUEST = {"model": "gpt-image-2", "prompt": "a lighthouse at dusk", "size": "1024x1024", "quality": "low"}
-FAKE_KEY = "sk-fake-proxy-benchmark-0000000000000000"
+FAKE_KEY = "sk-FAKE-FOR-PROXY-BENCHMARK-NOT-A-KEY"
 ROUNDS, PER_ROUND = 5, 8
 CLASS, EACH = 30, 3
 

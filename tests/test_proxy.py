@@ -43,7 +43,7 @@ def high(prompt: str, **params: Any) -> float:
 
 
 HIGH = high("participant-01 picture 0")  # the 30-participant run's requests; the others' prompts are no longer
-FAKE_KEY = "sk-proj-THISISAFAKEKEY-FOR-PROXY-TESTS-0123456789abcdef"
+FAKE_KEY = "sk-FAKE-FOR-PROXY-TESTS-NOT-A-KEY"
 
 
 @pytest.fixture
