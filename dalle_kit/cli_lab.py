@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .hosts import port_type
+
 __all__ = ["NEWS_OFF", "add_parser", "command", "notebooks_folder", "run"]
 
 #: The JupyterLab settings dalle-kit lab starts with (defaults: what the user saves in Settings wins).
@@ -29,7 +31,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     lab = sub.add_parser("lab", parents=[common], help="JupyterLab on the notebooks (needs dalle_kit[lab])",
                          description=__doc__)
     lab.add_argument("folder", nargs="?", help="the folder to open (default: the notebooks, see above)")
-    lab.add_argument("--port", type=int, metavar="N", help="port (default: JupyterLab's, 8888 or the next free)")
+    lab.add_argument("--port", type=port_type(), metavar="N",
+                     help="port (default: JupyterLab's, 8888 or the next free)")
     lab.add_argument("--host", metavar="H", help="address to listen on, e.g. 0.0.0.0 for a workshop server "
                      "(default: 127.0.0.1)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser (print the URL only)")
@@ -78,8 +81,6 @@ def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("jupyterlab") is None:
         print('dalle-kit: JupyterLab is not installed: pip install "dalle_kit[lab]"', file=sys.stderr)
         return EXIT_CODES["invalid"]
-    if args.port is not None and not 0 <= args.port <= 65535:
-        raise InvalidArgument(f"--port: a port is a whole number from 0 to 65535, got {args.port}")
     folder = Path(args.folder) if args.folder else notebooks_folder()
     if not folder.is_dir():
         raise InvalidArgument(f"{folder} is not a folder")

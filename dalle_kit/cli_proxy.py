@@ -19,6 +19,8 @@ import sys
 import time
 from typing import Any
 
+from .hosts import port_type
+
 __all__ = ["add_parser", "run"]
 
 LEDGER = "workshop-ledger.sqlite"
@@ -37,7 +39,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                        help="print new tokens even when the output is not a terminal (a log file would keep them)")
     proxy.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this "
                        "machine only; 0.0.0.0 for the room's network)")
-    proxy.add_argument("--port", type=_port, default=None, help="port (default 8765)")
+    proxy.add_argument("--port", type=port_type(), default=None, help="port (default 8765)")
     where = proxy.add_mutually_exclusive_group()
     where.add_argument("--simulator", action="store_true", help="answer from the offline simulator (rehearsal)")
     where.add_argument("--replay", metavar="PACK", help="answer from a replay pack; misses from the simulator")
@@ -61,10 +63,6 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         steps.add_parser(action, parents=[at], help=text).add_argument("name")
 
 
-def _port(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give a number from 1 to 65535 (default 8765)")
-    return int(text)
 
 
 def _lan_address() -> str:
@@ -126,7 +124,7 @@ def _change(args: argparse.Namespace) -> int:
 
 def _announce(args: argparse.Namespace, ledger: Any, tokens: dict[str, str], kind: str, port: int) -> None:
     from .costs import usd
-    from .proxy.run import is_loopback
+    from .hosts import is_loopback
 
     what = {"openai": "the OpenAI API with the key in OPENAI_API_KEY", "simulator": "the offline simulator",
             "replay": f"the replay pack {args.replay}" + ("" if args.strict else " (misses: the simulator)")}[kind]

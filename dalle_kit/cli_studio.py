@@ -28,7 +28,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_PORT", "add_parser", "command", "is_loopback", "run", "studio_notebook"]
+from .hosts import is_loopback, port_type
+
+__all__ = ["DEFAULT_PORT", "add_parser", "command", "run", "studio_notebook"]
 
 DEFAULT_PORT = 8866  # Voilà's
 NOTEBOOK = "studio.ipynb"
@@ -41,7 +43,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     studio = sub.add_parser("studio", parents=[common], help="the studio app: prompt craft, generate, compare and "
                             "gallery on one page (needs dalle_kit[studio])", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    studio.add_argument("--port", type=int, metavar="N",
+    studio.add_argument("--port", type=port_type(), metavar="N",
                         help=f"port (default {DEFAULT_PORT}, or the next free one; a given port must be free)")
     studio.add_argument("--host", default="127.0.0.1", metavar="H",
                         help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for the room's "
@@ -49,14 +51,6 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     studio.add_argument("--no-browser", action="store_true", help="do not open a browser (print the URL only)")
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is this machine only (127.0.0.0/8, ::1, localhost)."""
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_host(host: str) -> str:
@@ -109,13 +103,10 @@ def command(args: argparse.Namespace, notebook: Path, host: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from .cli import EXIT_CODES
-    from .errors import InvalidArgument
 
     if importlib.util.find_spec("voila") is None:
         print('dalle-kit: Voilà is not installed: pip install "dalle_kit[studio]"', file=sys.stderr)
         return EXIT_CODES["invalid"]
-    if args.port is not None and not 1 <= args.port <= 65535:
-        raise InvalidArgument(f"--port: a port is a whole number from 1 to 65535, got {args.port}")
     host = _check_host(args.host)
     if not is_loopback(host):
         bar, on_key = "!" * 78, " on YOUR OPENAI_API_KEY" if os.environ.get("OPENAI_API_KEY") else ""

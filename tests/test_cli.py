@@ -176,7 +176,7 @@ def test_usage_errors_and_warnings_are_one_line(tmp_path):
                         (["bogus"], "invalid choice: 'bogus'"),
                         (["batch"], "required: STEP"),
                         (["serve", "--port", "99999"], "0 to 65535"),
-                        (["lab", "--port", "eighty"], "invalid int value")]:
+                        (["lab", "--port", "eighty"], "1 to 65535"), (["proxy", "--port", "0"], "1 to 65535")]:
         out = _cli(*argv)
         assert out.returncode == 2 and out.stderr.count("\n") == 1 and words in out.stderr, (argv, out.stderr)
         assert "usage:" not in out.stderr and "--help" in out.stderr

@@ -10,9 +10,10 @@ import openai
 import pytest
 from simulator_fixtures import AUTH, Served, aclient, client, raw
 
+from dalle_kit.hosts import is_loopback as _is_loopback
 from dalle_kit.simulator import Simulator, parse_fail
 from dalle_kit.simulator.ratelimit import duration
-from dalle_kit.simulator.server import _is_loopback, serve_main
+from dalle_kit.simulator.server import serve_main
 
 BODY = {"model": "gpt-image-2", "prompt": "a cat", "quality": "low"}
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import collections
-import ipaddress
 import os
 import socket
 import sys
@@ -30,18 +29,11 @@ from .ledger import Ledger, Standing
 from .timely import TimelyH11Protocol
 from .tokens import default_names, new_token, read_names, token_hash, write_tokens
 
-__all__ = ["DEFAULT_PORT", "Proxy", "is_loopback", "make_backend", "open_room", "start_proxy"]
+__all__ = ["DEFAULT_PORT", "Proxy", "make_backend", "open_room", "start_proxy"]
 
 DEFAULT_PORT = 8765
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def make_backend(kind: str, *, replay: str | os.PathLike[str] | None = None, strict: bool = False,

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import ipaddress
 import sys
 from collections.abc import Callable
 
+from ..hosts import is_loopback, port_type
 from .account import ACCOUNTS
 from .app import Core
 from .faults import parse_fail
@@ -35,13 +35,6 @@ from .transport import Simulator
 __all__ = ["MAX_BODY", "REQUEST_QUEUE_SIZE", "build_parser", "make_server", "serve_main"]
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def make_server(core: Core, host: str = "127.0.0.1", port: int = 8000, *, quiet: bool = False,
@@ -70,14 +63,6 @@ def make_server(core: Core, host: str = "127.0.0.1", port: int = 8000, *, quiet:
     return server
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is a whole number from 0 to 65535 (0 picks a free one), got {text!r}")
-    return port
 
 
 def _latency(text: str) -> float | tuple[float, float]:
@@ -123,7 +108,7 @@ def build_parser(prog: str = "dalle-kit serve") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Serve the offline OpenAI Images API simulator over HTTP. "
                                 "Point any OpenAI client at http://HOST:PORT/v1 with any API key.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others are warned about)")
-    p.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--port", type=port_type(free=True), default=8000, help="port (default 8000; 0 picks a free one)")
     p.add_argument("--latency", type=_latency, default=0.0, metavar="S",
                    help="seconds before each image answer, or a uniform range LOW:HIGH")
     p.add_argument("--rate-limit", type=int, default=None, metavar="IPM", help="images per minute before 429")
@@ -177,7 +162,7 @@ def serve_main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not _is_loopback(args.host):
+    if not is_loopback(args.host):
         bar = "!" * 78
         print(f"{bar}\nWARNING: binding {args.host}, not a loopback address. The simulator accepts ANY API key and has "
               f"no access control:\nanyone who can reach this address can use it. Use --host 127.0.0.1 unless you "
