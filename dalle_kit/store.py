@@ -21,20 +21,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import itertools
 import json
 import os
 import sqlite3
-import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import closing
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import sqlite_db
 from .errors import InvalidArgument, warn
 from .registry import Listing
+from .sqlite_db import Connections, migrate, transaction
 from .store_files import BUSY_TIMEOUT, atomic_write, linked_write
 from .store_repair import Repairing, RepairReport
 
@@ -119,89 +118,6 @@ def default_home() -> Path:
     return Path(platformdirs.user_data_dir("dalle_kit", appauthor=False))
 
 
-def _use_wal(db: sqlite3.Connection) -> None:
-    """Switch the database to WAL (persistent: once per database). The switch needs the database to itself and
-    gets no help from SQLite's busy handler, so beside other processes opening the same new store it retries."""
-    deadline = time.monotonic() + BUSY_TIMEOUT
-    while True:
-        try:
-            if db.execute("PRAGMA journal_mode").fetchone()[0] == "wal" or db.execute(
-                    "PRAGMA journal_mode=WAL").fetchone()[0] == "wal":
-                return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-        time.sleep(0.005)
-
-
-class _Connections:
-    """A store's SQLite connections, one per thread; closed when their thread ends, by :meth:`close`, or when
-    the store is collected (``weakref.finalize``, also at exit). Never closed in a forked child: see below."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.local = threading.local()
-        self.open: dict[int, sqlite3.Connection] = {}  # by key, for close(); the thread-local holder keeps the key
-        self.lock = threading.Lock()
-        _EVERY.add(self)
-
-    def get(self) -> sqlite3.Connection:
-        holder = getattr(self.local, "holder", None)
-        if holder is not None and holder.pid == os.getpid() and (db := self.open.get(holder.key)) is not None:
-            return db
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
-        try:  # the timeout is SQLite's busy_timeout; isolation_level None: transactions by hand (BEGIN IMMEDIATE)
-            db.row_factory = sqlite3.Row
-            db.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
-        except BaseException:
-            db.close()
-            raise
-        holder = _Holder(os.getpid(), next(_KEYS))
-        with self.lock:
-            self.open[holder.key] = db
-        weakref.finalize(holder, _close_one, weakref.ref(self), holder.key)  # when the thread ends
-        self.local.holder = holder
-        return db
-
-    def close(self) -> None:
-        with self.lock:
-            dbs = list(self.open.values())
-            self.open.clear()
-        for db in dbs:
-            db.close()
-
-
-class _Holder:
-    def __init__(self, pid: int, key: int) -> None:
-        self.pid, self.key = pid, key
-
-
-def _close_one(ref: weakref.ref[_Connections], key: int) -> None:
-    if (connections := ref()) is not None:  # else the store's close() came first
-        with connections.lock:
-            db = connections.open.pop(key, None)
-        if db is not None:
-            db.close()
-
-
-_KEYS = itertools.count()
-_EVERY: weakref.WeakSet[_Connections] = weakref.WeakSet()
-_INHERITED: list[sqlite3.Connection] = []  # a forked child's copies of its parent's connections: kept, never used
-
-
-def _after_fork() -> None:
-    """SQLite forbids carrying a connection across a fork: the child neither uses nor closes its copies (closing
-    one would act on lock and WAL state that is the parent's); it opens its own when it uses the store."""
-    for connections in list(_EVERY):
-        _INHERITED.extend(connections.open.values())
-        connections.open.clear()
-        connections.lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
-
-
 class Store(Repairing):
     """Image files under ``home/images`` and their index in ``home/index.sqlite``.
 
@@ -220,7 +136,8 @@ class Store(Repairing):
             self.pending.mkdir(exist_ok=True)
         self.db_path = self.home / "index.sqlite"
         self.last_repair: RepairReport | None = None
-        self._connections = _Connections(self.db_path)
+        self._connections = Connections(self.db_path, busy_timeout=BUSY_TIMEOUT, synchronous=SYNCHRONOUS,
+                                        row_factory=sqlite3.Row)
         weakref.finalize(self, self._connections.close)
         self._migrate()
         if self._interrupted():
@@ -257,34 +174,14 @@ class Store(Repairing):
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         """All rows of one query, its cursor closed (an unfinished statement would hold a read snapshot open)."""
-        with closing(self._connections.get().execute(sql, params)) as cursor:
-            return cursor.fetchall()
+        return sqlite_db.rows(self._connections, sql, params)
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """The thread's connection in ``BEGIN IMMEDIATE`` (one writer at a time, the others wait their turn):
-        committed on leaving, else rolled back."""
-        db = self._connections.get()
-        assert not db.in_transaction, "Store transactions do not nest"  # a bug in dalle_kit, not a user error
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
+    def _transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """The thread's connection in ``BEGIN IMMEDIATE``: committed on leaving, else rolled back."""
+        return transaction(self._connections)
 
     def _migrate(self) -> None:
-        """WAL mode, then the migrations not applied yet, in one transaction that re-reads the version."""
-        _use_wal(self._connections.get())
-        if self._rows("PRAGMA user_version")[0][0] >= len(MIGRATIONS):
-            return
-        with self._transaction() as db:  # other openers wait here, then find nothing left to do
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for step, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-                db.execute(sql)
-                db.execute(f"PRAGMA user_version = {step}")
+        migrate(self._connections, MIGRATIONS)
 
     # -- writing ----------------------------------------------------------------------------------------------
 

@@ -16,22 +16,20 @@ import contextlib
 import datetime as dt
 import difflib
 import hmac
-import itertools
 import math
 import os
 import re
 import shlex
 import sqlite3
-import threading
-import time
 import weakref
-from collections.abc import Iterator, Mapping
-from contextlib import closing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import sqlite_db
 from ..errors import InvalidArgument, TokenRevoked, UnknownName
+from ..sqlite_db import Connections, migrate, transaction
 from .tokens import _name_problem, token_hash
 
 __all__ = ["BUSY_TIMEOUT", "MIGRATIONS", "Ledger", "Participant", "Refusal", "Reservation", "Standing"]
@@ -126,45 +124,15 @@ def _number(value: float, what: str, kind: type | tuple[type, ...] = (int, float
     return value
 
 
-def _patiently(db: sqlite3.Connection, sql: str) -> Any:
-    """``db.execute(sql)``; a "database is locked" that SQLite's busy handler did not wait out (switching to WAL,
-    a BEGIN meeting a recovering WAL) is retried, until ``BUSY_TIMEOUT`` has passed."""
-    deadline = time.monotonic() + BUSY_TIMEOUT
-    while True:
-        try:
-            return db.execute(sql).fetchall()
-        except sqlite3.OperationalError as exc:
-            if not ("locked" in str(exc) or "busy" in str(exc)) or time.monotonic() >= deadline:
-                raise
-        time.sleep(0.005)
-
-
-class _Holder:  # a thread's key to its connection; collected with the thread's locals
-    def __init__(self, key: int) -> None:
-        self.key = key
-
-
-_KEYS = itertools.count()
-
-
-def _close_one(ref: weakref.ref[Ledger], key: int) -> None:
-    if (ledger := ref()) is not None:
-        with ledger._lock:
-            db = ledger._open.pop(key, None)
-        if db is not None:
-            db.close()
-
-
 class Ledger:
     """Participants, caps and charges in one SQLite file at ``path`` (made with its folder if missing)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._open: dict[int, sqlite3.Connection] = {}
-        self._lock = threading.Lock()
-        weakref.finalize(self, Ledger._close_all, self._open, self._lock)
+        # synchronous NORMAL: in WAL mode a killed process loses nothing committed (only a power cut could)
+        self._connections = Connections(self.path, busy_timeout=BUSY_TIMEOUT, synchronous="NORMAL")
+        weakref.finalize(self, self._connections.close)
         try:
             self._migrate()
         except BaseException:
@@ -182,66 +150,19 @@ class Ledger:
 
     # -- connections and transactions -------------------------------------------------------------------------
 
-    def _db(self) -> sqlite3.Connection:
-        """This thread's connection (a new one in a new thread). A forked child opens a new Ledger."""
-        holder = getattr(self._local, "holder", None)
-        if holder is not None and (db := self._open.get(holder.key)) is not None:
-            return db
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
-        try:
-            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-            db.execute("PRAGMA synchronous = NORMAL")  # WAL: a killed process loses nothing committed
-        except BaseException:
-            db.close()
-            raise
-        holder = _Holder(next(_KEYS))
-        with self._lock:
-            self._open[holder.key] = db
-        weakref.finalize(holder, _close_one, weakref.ref(self), holder.key)  # when the thread ends
-        self._local.holder = holder
-        return db
-
-    @staticmethod
-    def _close_all(open_: dict[int, sqlite3.Connection], lock: threading.Lock) -> None:
-        with lock:
-            dbs = list(open_.values())
-            open_.clear()
-        for db in dbs:
-            db.close()
-
     def close(self) -> None:
         """Close every thread's connection; using the ledger again opens new ones."""
-        Ledger._close_all(self._open, self._lock)
+        self._connections.close()
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        """All rows of one query (one statement: one consistent snapshot), its cursor closed."""
-        with closing(self._db().execute(sql, params)) as cursor:
-            return cursor.fetchall()
+        return sqlite_db.rows(self._connections, sql, params)
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """The thread's connection in ``BEGIN IMMEDIATE``: committed on leaving, else rolled back."""
-        db = self._db()
-        _patiently(db, "BEGIN IMMEDIATE")
-        try:
-            yield db
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
+        return transaction(self._connections)
 
     def _migrate(self) -> None:
-        _patiently(self._db(), "PRAGMA journal_mode=WAL")  # persistent; gets no help from the busy handler
-        if self._rows("PRAGMA user_version")[0][0] >= len(MIGRATIONS):
-            return
-        with self._write() as db:  # other openers wait here, then find nothing left to do
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for step, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-                db.execute(sql)
-                db.execute(f"PRAGMA user_version = {step}")
-
-    # -- participants -----------------------------------------------------------------------------------------
+        migrate(self._connections, MIGRATIONS)
 
     def add(self, people: Mapping[str, str], cap: float) -> None:
         """Add participants, ``{name: token_hash(token)}``, each with ``cap`` dollars, in one transaction.
