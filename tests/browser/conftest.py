@@ -39,6 +39,15 @@ SETTINGS = {
 
 ARTIFACTS_ENV = "DALLE_KIT_BROWSER_ARTIFACTS"
 
+# The project's layout rule, checked by every widget's browser test: nothing past the output area's right edge and
+# no horizontal scrolling inside it. Returns the elements past the edge and the area's horizontal overflow.
+OVERFLOW = """(area) => {
+  const edge = area.getBoundingClientRect().right + 0.5;
+  const past = [...area.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > edge)
+    .map(e => `${e.tagName}.${e.className}: ${Math.round(e.getBoundingClientRect().right - edge)}px`);
+  return {past, scroll: area.scrollWidth - area.clientWidth, width: area.clientWidth};
+}"""
+
 
 def artifacts_dir() -> Path:
     """The folder for screenshots kept after the run (created): ``$DALLE_KIT_BROWSER_ARTIFACTS``, else

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import OVERFLOW
+
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,14 +21,6 @@ NOTEBOOKS = {name: json.loads((REPO / "notebooks" / name).read_text(encoding="ut
 WIDTH, HEIGHT = 1280, 1000  # a laptop window
 TALLEST_SHOT = 14_000  # px; taller notebooks are shot in parts
 
-# The project's layout rule (as in test_widget_layout_browser.py): nothing past the output area's right edge and no
-# horizontal scrolling inside it.
-OVERFLOW = """(area) => {
-  const edge = area.getBoundingClientRect().right + 0.5;
-  const past = [...area.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > edge)
-    .map(e => `${e.tagName}.${e.className}: ${Math.round(e.getBoundingClientRect().right - edge)}px`);
-  return {past, scroll: area.scrollWidth - area.clientWidth, width: area.clientWidth};
-}"""
 
 # Per code cell: its prompt ("[3]:", "[*]:" or "[ ]:") and the kernel status.
 DONE = """() => {

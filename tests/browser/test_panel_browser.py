@@ -10,6 +10,8 @@ import pytest
 from dalle_kit import registry
 from dalle_kit.widgets.panel_controls import model_label
 
+from .conftest import OVERFLOW
+
 pytestmark = pytest.mark.browser
 
 CELLS = [
@@ -35,13 +37,6 @@ KERNEL = {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel
 NOTEBOOKS = {name: nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells],
                                             metadata=KERNEL)
              for name, cells in (("panel.ipynb", CELLS), ("narrow.ipynb", NARROW))}
-# Elements past the output area's right edge, and the output area's horizontal overflow.
-OVERFLOW = """(area) => {
-  const edge = area.getBoundingClientRect().right + 0.5;
-  const past = [...area.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > edge)
-    .map(e => `${e.tagName}.${e.className}: ${Math.round(e.getBoundingClientRect().right - edge)}px`);
-  return {past, scroll: area.scrollWidth - area.clientWidth, width: area.clientWidth};
-}"""
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import nbformat
 import pytest
 
+from .conftest import OVERFLOW
+
 pytestmark = pytest.mark.browser
 
 CELLS = [
@@ -31,13 +33,6 @@ NOTEBOOKS = {"layout.ipynb": nbformat.v4.new_notebook(
     cells=[nbformat.v4.new_code_cell(source) for source in CELLS],
     metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}})}
 
-# Elements past the output area's right edge, and the output area's horizontal overflow.
-OVERFLOW = """(area) => {
-  const edge = area.getBoundingClientRect().right + 0.5;
-  const past = [...area.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > edge)
-    .map(e => `${e.tagName}.${e.className}: ${Math.round(e.getBoundingClientRect().right - edge)}px`);
-  return {past, scroll: area.scrollWidth - area.clientWidth, width: area.clientWidth};
-}"""
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,8 @@ import pytest
 from dalle_kit.costs import usd
 from dalle_kit.proxy.ledger import Ledger
 
+from .conftest import OVERFLOW
+
 pytestmark = pytest.mark.browser
 
 CELLS = [
@@ -27,13 +29,6 @@ ana.generate("a lighthouse at dawn, watercolour", model="gpt-image-2", size="102
 NOTEBOOKS = {"workshop.ipynb": nbformat.v4.new_notebook(
     cells=[nbformat.v4.new_code_cell(source) for source in CELLS],
     metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}})}
-# Elements past the output area's right edge, and the output area's horizontal overflow.
-OVERFLOW = """(area) => {
-  const edge = area.getBoundingClientRect().right + 0.5;
-  const past = [...area.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > edge)
-    .map(e => `${e.tagName}.${e.className}: ${Math.round(e.getBoundingClientRect().right - edge)}px`);
-  return {past, scroll: area.scrollWidth - area.clientWidth, width: area.clientWidth};
-}"""
 
 
 def test_the_teacher_sees_the_spend_and_revokes_a_participant(lab, browser, artifacts):
