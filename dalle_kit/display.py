@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["THUMB_PX", "ashow_stream", "encode_thumbnail", "in_notebook", "notice", "row_html", "show", "show_stream"]
 
-THUMB_PX = 320
+THUMB_PX = 256  # = results.THUMBNAIL_PX: an ImageResult shows its one cached thumbnail
 _QUALITY = 80
 _SHOWN: set[str] = set()  # the kinds of notice this kernel has shown (``once=...``)
 
@@ -97,7 +97,9 @@ def _picture(image: Any, px: int) -> tuple[bytes, str, str]:
     if isinstance(image, ImageResult):
         if image.format == "svg":
             return image.data, "image/svg+xml", image.caption()
-        data, mime = image.thumbnail() if px == THUMBNAIL_PX else encode_thumbnail(image.pil, px)
+        # the image's own small copy (made once, often by the engine's workers); a larger one means decoding it all
+        data, mime = image.thumbnail() if px == THUMBNAIL_PX else \
+            encode_thumbnail(image._small if px < THUMBNAIL_PX else image.pil, px)
         return data, mime, image.caption()
     if isinstance(image, Image.Image):
         return (*encode_thumbnail(image, px), f"{image.width}×{image.height} {image.mode}")

@@ -37,7 +37,7 @@ def test_an_overlay_shows_as_one_small_thumbnail_and_nothing_is_written(tmp_path
     overlay = masks.overlay(picture, mask)
     page = dk_display.row_html(overlay)
     [(mime, thumb)] = _thumbs(page)
-    assert mime == "image/jpeg" and thumb.size == (320, 213)
+    assert mime == "image/jpeg" and thumb.size == (256, 171)
     assert len(page) < 20_000  # the full-size overlay is ~1 MB as PNG
     assert "1536×1024" in page  # the default caption: the full size
     assert overlay.size == (1536, 1024) and list(tmp_path.iterdir()) == []
@@ -50,6 +50,19 @@ def test_four_images_are_one_row_of_four_with_titles(kit):
     assert [t.size for _, t in _thumbs(page)] == [(200, 200)] * 4
     assert re.findall(r"<figcaption[^>]*>([^<]*)<", page) == ["a", "b", "c", "d"]
     assert "flex-wrap:nowrap" in images._repr_html_() and images._repr_html_().count("<img") == 4
+
+
+def test_a_result_shows_its_own_cached_thumbnail_and_is_never_decoded_again(kit, monkeypatch):
+    from dalle_kit import results
+
+    assert dk_display.THUMB_PX == results.THUMBNAIL_PX
+    image = kit.generate("a red kite", size="1536x1024", quality="low")
+    image.thumbnail()  # made once (the engine's workers make it for a batch)
+    monkeypatch.setattr(type(image), "pil", property(lambda self: pytest.fail("decoded the full image again")))
+    [(_, thumb)] = _thumbs(dk_display.row_html(image))
+    assert thumb.size == (256, 171)
+    [(_, small)] = _thumbs(dk_display.row_html(image, width=160))  # smaller: from the cached small copy
+    assert small.size == (160, 107)
 
 
 def test_bytes_paths_and_alpha(tmp_path):
