@@ -75,7 +75,7 @@ def note_for(exc: openai.APIError) -> str | None:
         categories = ", ".join(details.get("categories") or []) or "unspecified"
         return (f"dalle_kit: blocked by moderation at the {stage} stage (categories: {categories}). "
                 "This is never retried: rephrase the prompt.")
-    if code == "insufficient_quota" and "teacher" in message:  # dalle-kit proxy: a participant's budget
+    if code == "insufficient_quota" and "workshop_budget" in body:  # dalle-kit proxy: a participant's budget
         return ("dalle_kit: your workshop budget is spent (the proxy's message says how much); ask the teacher to "
                 "raise your cap. dalle_kit does not retry this.")
     if code == "token_revoked":

@@ -257,6 +257,7 @@ class _Handler:
                                 "token_revoked") from None
         if isinstance(got, Refusal):
             raise ApiError(429, got.message, type="insufficient_quota", code="insufficient_quota",
+                           extra={"workshop_budget": {"spent": got.spent, "in_flight": got.reserved, "cap": got.cap}},
                            headers={"x-should-retry": "false"})
         return got
 
